@@ -1,0 +1,280 @@
+// Package activation implements socket activation for Go servers: it takes
+// over the file descriptors a service manager passes to a process under
+// the LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES protocol of systemd
+// (sd_listen_fds(3)), and returns them as the standard library's types.
+//
+// Listeners returns the listening stream sockets as net.Listener
+// (*net.TCPListener for tcp and tcp6, *net.UnixListener for unix and
+// unixpacket), PacketConns the datagram sockets as net.PacketConn
+// (*net.UDPConn, *net.UnixConn), Conns the connected sockets that an
+// Accept=yes service receives as net.Conn (*net.TCPConn, *net.UnixConn),
+// and Files every fd as *os.File, named after its LISTEN_FDNAMES entry.
+// Listen and ListenPacket take an address that works both activated and
+// run by hand: "sd-listen:web" selects the inherited socket named web, and
+// an ordinary address such as ":8080" takes an inherited socket bound
+// there or else listens itself.
+//
+// # Semantics
+//
+// The environment is read once per process, on the first call of any
+// function of this package, exactly as libsystemd's
+// sd_listen_fds_with_names(1, …) reads it: the same number syntax, the same
+// order of checks, LISTEN_PIDFDID on Linux, and "unknown" as the name of
+// every fd when LISTEN_FDNAMES is absent. Variables meant for another
+// process give nothing and no error. A malformed environment gives an
+// error that names the variable and quotes its value; every later call
+// returns the same error. Afterwards LISTEN_PID, LISTEN_PIDFDID,
+// LISTEN_FDS and LISTEN_FDNAMES are unset, on every path, and every
+// inherited fd is marked close-on-exec, so nothing leaks into child
+// processes.
+//
+// An fd that is already close-on-exec when the package first looks at it
+// was opened by this process after exec (the Go runtime keeps files of its
+// own open, and they land on fds 3, 4, … when nothing was passed), so it is
+// not inherited: a LISTEN_FDS that reaches such an fd, or an fd that is not
+// open, is an error that names the fd, as libsystemd reports EBADF. The
+// work done is proportional to the fds really open, whatever LISTEN_FDS
+// claims.
+//
+// Each inherited fd is handed out at most once, by whichever call takes it
+// first, from any number of goroutines: Listeners then PacketConns both get
+// their sockets, and a second Listeners gets only what is left. A call
+// either hands out everything it selects or, when one fd cannot be
+// converted, returns an error naming that fd and hands out nothing; the
+// fds stay open and unclaimed. The package never closes an fd it has not
+// handed out, and after conversion each socket is held by exactly one fd:
+// the one inside the returned value, which the caller owns.
+//
+// # Platforms
+//
+// The protocol works on every Unix. On other systems (Windows, Plan 9,
+// js/wasm, wasip1) nothing is ever inherited: every function returns
+// nothing and a nil error, and Listen and ListenPacket fall back to
+// net.Listen and net.ListenPacket.
+package activation
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// Kind is what sort of file an inherited fd refers to.
+type Kind uint8
+
+// The kinds of inherited fds, as sd_is_socket(3) and its siblings tell them
+// apart.
+const (
+	KindOther        Kind = iota // a directory, an anonymous inode or anything else
+	KindSocket                   // a socket of any family and type
+	KindFIFO                     // a named or unnamed pipe
+	KindCharDevice               // a character device
+	KindRegular                  // a regular file
+	KindMessageQueue             // a POSIX message queue (Linux)
+)
+
+var kindNames = [...]string{
+	KindOther:        "other",
+	KindSocket:       "socket",
+	KindFIFO:         "fifo",
+	KindCharDevice:   "character device",
+	KindRegular:      "regular file",
+	KindMessageQueue: "message queue",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", k)
+}
+
+// Info describes one inherited fd.
+type Info struct {
+	FD   int    // the fd number the manager passed
+	Name string // its LISTEN_FDNAMES entry, or "unknown"
+	Kind Kind
+
+	// For sockets: the network in the net package's words ("tcp" for
+	// IPv4 and "tcp6" for IPv6 stream sockets, "udp", "udp6", "unix",
+	// "unixgram", "unixpacket"), or "other" for families and types the
+	// net package does not serve; whether it listens; its local address
+	// and, for a connected socket, its peer's address.
+	Network    string
+	Listening  bool
+	LocalAddr  net.Addr
+	RemoteAddr net.Addr
+
+	// Claimed reports whether a call of this package has handed the fd out.
+	Claimed bool
+}
+
+// String describes the fd in one line, for logs.
+func (i Info) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fd %d %q: ", i.FD, i.Name)
+	switch {
+	case i.Kind != KindSocket:
+		b.WriteString(i.Kind.String())
+	case i.Listening:
+		fmt.Fprintf(&b, "%s listener", i.Network)
+	case i.RemoteAddr != nil:
+		fmt.Fprintf(&b, "%s connection", i.Network)
+	default:
+		fmt.Fprintf(&b, "%s socket", i.Network)
+	}
+	if i.LocalAddr != nil {
+		fmt.Fprintf(&b, " on %s", displayAddr(i.LocalAddr))
+	}
+	if i.RemoteAddr != nil {
+		fmt.Fprintf(&b, " from %s", displayAddr(i.RemoteAddr))
+	}
+	if i.Claimed {
+		b.WriteString(", claimed")
+	}
+	return b.String()
+}
+
+// displayAddr writes an unnamed unix address as @"" rather than nothing.
+func displayAddr(a net.Addr) string {
+	if s := a.String(); s != "" {
+		return s
+	}
+	return `""`
+}
+
+// Inherited describes every inherited fd, claimed or not, in fd order. It
+// claims nothing, so it suits logs and health pages.
+func Inherited() ([]Info, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	return set.describeAll(), nil
+}
+
+// Files returns every unclaimed inherited fd, of any kind, as an *os.File
+// whose Name is the fd's LISTEN_FDNAMES entry, and claims them. The caller
+// owns the files and closes them when done.
+func Files() ([]*os.File, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	files, _, err := take(set, func(e *inheritedFD) bool { return true }, handOver)
+	return files, err
+}
+
+// Listeners returns every unclaimed inherited listening stream socket (tcp,
+// tcp6, unix, unixpacket) as a net.Listener, in fd order, and claims them.
+// The caller owns the listeners: closing one closes its socket; it does
+// not unlink a unix socket's file, which belongs to the manager.
+func Listeners() ([]net.Listener, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	ls, _, err := take(set, isListener, toListener)
+	return ls, err
+}
+
+// PacketConns returns every unclaimed inherited datagram socket (udp,
+// unixgram) as a net.PacketConn, in fd order, and claims them. The caller
+// owns the connections.
+func PacketConns() ([]net.PacketConn, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	pcs, _, err := take(set, isDatagram, toPacketConn)
+	return pcs, err
+}
+
+// Conns returns every unclaimed inherited connected stream or seqpacket
+// socket, the connection an Accept=yes service is started for, as a
+// net.Conn in fd order, and claims them. The caller owns the connections.
+func Conns() ([]net.Conn, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	cs, _, err := take(set, isStream, toConn)
+	return cs, err
+}
+
+// ListenersWithNames is Listeners, grouped by the fds' names; within a
+// name the listeners are in fd order.
+func ListenersWithNames() (map[string][]net.Listener, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	ls, fds, err := take(set, isListener, toListener)
+	return byName(ls, fds), err
+}
+
+// PacketConnsWithNames is PacketConns, grouped by the fds' names; within a
+// name the connections are in fd order.
+func PacketConnsWithNames() (map[string][]net.PacketConn, error) {
+	set, err := inherited()
+	if set == nil {
+		return nil, err
+	}
+	pcs, fds, err := take(set, isDatagram, toPacketConn)
+	return byName(pcs, fds), err
+}
+
+// TLSListeners is Listeners with each listener wrapped by tls.NewListener
+// with config. A nil config is an error, and nothing is claimed.
+func TLSListeners(config *tls.Config) ([]net.Listener, error) {
+	if config == nil {
+		return nil, fmt.Errorf("activation: TLSListeners needs a tls.Config, got nil")
+	}
+	ls, err := Listeners()
+	for i, l := range ls {
+		ls[i] = tls.NewListener(l, config)
+	}
+	return ls, err
+}
+
+// Listen returns a listener for network ("tcp", "tcp4", "tcp6", "unix" or
+// "unixpacket") and address, taking an inherited socket where the address
+// asks for one. The address is one of:
+//
+//	sd-listen         the one unclaimed inherited listener; an error if there are none or several
+//	sd-listen:NAME    the one unclaimed inherited listener named NAME
+//	sd-listen:NAME:I  the I-th (from 0) inherited fd named NAME, which must be an unclaimed listener
+//	fd:N              inherited fd N, which must be an unclaimed listener
+//
+// For these forms the network only says that a stream listener is wanted;
+// its family is whatever the manager passed. Any other address is an
+// address for net.Listen: if an unclaimed inherited listener of a
+// compatible network is bound to it (":8080" matches a socket bound to the
+// wildcard address on port 8080, "tcp" matches IPv4 and IPv6 sockets, unix
+// paths match when they name the same file), Listen returns that one, and
+// otherwise what net.Listen(network, address) returns. So one flag value
+// serves both activated and by hand. The caller owns the listener.
+func Listen(network, address string) (net.Listener, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix", "unixpacket":
+	default:
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	return claim(network, address, isListener, toListener, "listener",
+		func() (net.Listener, error) { return net.Listen(network, address) })
+}
+
+// ListenPacket is Listen for datagram sockets: network is "udp", "udp4",
+// "udp6" or "unixgram", the address forms are Listen's, and the fallback is
+// net.ListenPacket(network, address). The caller owns the connection.
+func ListenPacket(network, address string) (net.PacketConn, error) {
+	switch network {
+	case "udp", "udp4", "udp6", "unixgram":
+	default:
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	return claim(network, address, isDatagram, toPacketConn, "datagram socket",
+		func() (net.PacketConn, error) { return net.ListenPacket(network, address) })
+}

@@ -1,0 +1,185 @@
+//go:build unix
+
+package activation
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// The errnos libsystemd returns for a malformed environment.
+var errnoInvalid, errnoRange error = unix.EINVAL, unix.ERANGE
+
+// processEnviron is the environment of this process.
+func processEnviron() environ {
+	return environ{getenv: os.LookupEnv, pid: os.Getpid(), pidfdID: ownPidfdID}
+}
+
+// inherit does what sd_listen_fds_with_names(1, …) does: it parses the
+// environment, marks the fds close-on-exec and names them, and unsets the
+// variables on every path. It also classifies each fd.
+func inherit(env environ) ([]inheritedFD, error) {
+	defer unsetEnv()
+	le, err := parseEnv(env)
+	if err != nil || le.n == 0 {
+		return nil, err
+	}
+	if err := markInherited(le.n); err != nil {
+		return nil, err
+	}
+	names, err := le.fdNames(le.n)
+	if err != nil {
+		return nil, err
+	}
+	fds := make([]inheritedFD, le.n)
+	for i := range fds {
+		e := &fds[i]
+		e.fd, e.name = firstFD+i, names[i]
+		if e.kind, e.class, err = classify(e.fd); err != nil {
+			return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
+		}
+	}
+	return fds, nil
+}
+
+func unsetEnv() {
+	for _, key := range [...]string{envPID, envPIDFDID, envFDs, envFDNames} {
+		os.Unsetenv(key)
+	}
+}
+
+// markInherited sets FD_CLOEXEC on fds 3 … 3+n-1, stopping at the first fd
+// that is not open or was not inherited. An fd that is close-on-exec
+// already cannot have come through exec: this process opened it (the Go
+// runtime does, before main), so it is not the manager's. The loop ends at
+// the first such fd, so its cost follows the fds really open, not n.
+func markInherited(n int) error {
+	for fd := firstFD; fd-firstFD < n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", n, fd, os.NewSyscallError("fcntl", err))
+		}
+		if flags&unix.FD_CLOEXEC != 0 {
+			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d was not inherited (it is close-on-exec, so this process opened it): %w",
+				n, fd, os.NewSyscallError("fcntl", unix.EBADF))
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC); err != nil {
+			return fmt.Errorf("activation: fd %d: %w", fd, os.NewSyscallError("fcntl", err))
+		}
+	}
+	return nil
+}
+
+// classify tells what fd is with as few system calls as it can: one
+// getsockopt for a listening socket, two for other sockets, and fstat
+// for everything else.
+func classify(fd int) (Kind, sockClass, error) {
+	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	switch {
+	case err == nil && acc != 0:
+		return KindSocket, listenerSocket, nil
+	case err == nil:
+		sotype, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if err != nil {
+			return 0, 0, os.NewSyscallError("getsockopt", err)
+		}
+		switch sotype {
+		case unix.SOCK_DGRAM:
+			return KindSocket, datagramSocket, nil
+		case unix.SOCK_STREAM, unix.SOCK_SEQPACKET:
+			return KindSocket, streamSocket, nil
+		}
+		return KindSocket, otherSocket, nil
+	case err != unix.ENOTSOCK:
+		return 0, 0, os.NewSyscallError("getsockopt", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, 0, os.NewSyscallError("fstat", err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFSOCK:
+		return KindSocket, otherSocket, nil
+	case unix.S_IFIFO:
+		return KindFIFO, notSocket, nil
+	case unix.S_IFCHR:
+		return KindCharDevice, notSocket, nil
+	case unix.S_IFREG:
+		if isMessageQueue(fd) {
+			return KindMessageQueue, notSocket, nil
+		}
+		return KindRegular, notSocket, nil
+	}
+	return KindOther, notSocket, nil
+}
+
+// describe learns a socket's network and addresses from its fd, once, if
+// the fd is still the package's to look at.
+func describe(e *inheritedFD) {
+	if e.described || e.claimed {
+		return
+	}
+	e.described = true
+	if e.kind != KindSocket {
+		return
+	}
+	sotype, err := unix.GetsockoptInt(e.fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		e.network = "other"
+		return
+	}
+	sa, err := unix.Getsockname(e.fd)
+	if err != nil {
+		e.network = "other"
+		return
+	}
+	e.laddr = sockaddrToAddr(sa, sotype)
+	e.network = networkOf(e.laddr)
+	if e.class != listenerSocket {
+		if peer, err := unix.Getpeername(e.fd); err == nil {
+			e.raddr = sockaddrToAddr(peer, sotype)
+		}
+	}
+}
+
+// sockaddrToAddr is the net package's address for sa on a socket of type
+// sotype, or nil for families and types the net package does not serve.
+func sockaddrToAddr(sa unix.Sockaddr, sotype int) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, "", sotype)
+	case *unix.SockaddrInet6:
+		zone := ""
+		if sa.ZoneId != 0 {
+			zone = strconv.FormatUint(uint64(sa.ZoneId), 10)
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				zone = ifi.Name
+			}
+		}
+		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, zone, sotype)
+	case *unix.SockaddrUnix:
+		switch sotype {
+		case unix.SOCK_STREAM:
+			return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+		case unix.SOCK_DGRAM:
+			return &net.UnixAddr{Name: sa.Name, Net: "unixgram"}
+		case unix.SOCK_SEQPACKET:
+			return &net.UnixAddr{Name: sa.Name, Net: "unixpacket"}
+		}
+	}
+	return nil
+}
+
+func ipAddr(ip net.IP, port int, zone string, sotype int) net.Addr {
+	switch sotype {
+	case unix.SOCK_STREAM:
+		return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
+	case unix.SOCK_DGRAM:
+		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
+	}
+	return nil
+}
