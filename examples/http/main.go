@@ -1,0 +1,76 @@
+// Command http is a small HTTP server that works both socket-activated and
+// started by hand. It answers every request with a greeting that says how it
+// got its socket.
+//
+// Activated, it serves on the socket named "web" (hello-http.socket sets
+// FileDescriptorName=web):
+//
+//	systemd-socket-activate -l 127.0.0.1:8080 --fdname=web ./http
+//
+// By hand, it listens itself:
+//
+//	./http --listen 127.0.0.1:8080
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-activation/activation"
+)
+
+func main() {
+	addr := flag.String("listen", "sd-listen:web", "`address` to serve on: host:port to listen by hand, sd-listen:NAME for the socket named NAME passed by systemd")
+	flag.Parse()
+	log.SetFlags(0)
+
+	l, err := activation.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	how := origin(l)
+	log.Printf("serving on %s (%s)", l.Addr(), how)
+
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "Hello from go-activation: %s\n", how)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	// Stop on SIGTERM, as systemd asks, and let requests in flight finish.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+// origin says where l came from: an inherited fd, or a socket of our own.
+func origin(l net.Listener) string {
+	infos, err := activation.Inherited()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, info := range infos {
+		if info.Claimed && info.LocalAddr != nil && info.LocalAddr.String() == l.Addr().String() {
+			return fmt.Sprintf("socket-activated, fd %d named %q", info.FD, info.Name)
+		}
+	}
+	return "listening by itself"
+}
