@@ -69,10 +69,17 @@ type childProc struct {
 func run(t *testing.T, c childProc) report {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	// GORACE: the race detector otherwise sleeps a second at exit.
-	cmd.Env = append(os.Environ(), childEnv+"="+c.scenario, "GORACE=atexit_sleep_ms=0")
-	cmd.Env = append(cmd.Env, c.env...)
+	cmd.Env = append(os.Environ(), c.env...)
 	cmd.ExtraFiles = c.files
+	return runCmd(t, c.scenario, cmd)
+}
+
+// runCmd runs cmd, a re-run of the test binary, as the child for scenario
+// and returns its report.
+func runCmd(t *testing.T, scenario string, cmd *exec.Cmd) report {
+	t.Helper()
+	// GORACE: the race detector otherwise sleeps a second at exit.
+	cmd.Env = append(cmd.Env, childEnv+"="+scenario, "GORACE=atexit_sleep_ms=0")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)
@@ -83,16 +90,16 @@ func run(t *testing.T, c childProc) report {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("child %s: %v\nstderr:\n%s", c.scenario, err, stderr.String())
+			t.Fatalf("child %s: %v\nstderr:\n%s", scenario, err, stderr.String())
 		}
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("child %s did not finish in 60s; stderr:\n%s", c.scenario, stderr.String())
+		t.Fatalf("child %s did not finish in 60s; stderr:\n%s", scenario, stderr.String())
 	}
 	var r report
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("child %s: bad report %q: %v\nstderr:\n%s", c.scenario, stdout.String(), err, stderr.String())
+		t.Fatalf("child %s: bad report %q: %v\nstderr:\n%s", scenario, stdout.String(), err, stderr.String())
 	}
 	return r
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-activation/activation/activationtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -345,4 +346,31 @@ func TestListenWithoutActivationFallsBack(t *testing.T) {
 	}
 	diff(t, "Listeners without activation", callResult{Call: "Listeners"}, r.Calls[3])
 	diff(t, "problems using the values", []string(nil), r.Serve)
+}
+
+// activationtest passes sockets the way NonBlocking=yes does, and sets
+// LISTEN_PID through its shim rather than in the child.
+func TestNonBlockingSocketsFromActivationtest(t *testing.T) {
+	web := activationtest.Listen(t, "web", "tcp", "127.0.0.1:0")
+	dns := activationtest.ListenPacket(t, "dns", "udp", "127.0.0.1:0")
+	cmd, err := activationtest.Command([]activationtest.Socket{web, dns}, os.Args[0], "-test.run=^$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(cmd.Env, "ACTIVATION_TEST_CALLS=ListenersWithNames,PacketConnsWithNames")
+	t.Cleanup(func() {
+		for _, f := range cmd.ExtraFiles {
+			f.Close()
+		}
+	})
+	r := runCmd(t, "calls", cmd)
+	diff(t, "calls", []callResult{
+		{Call: "ListenersWithNames", Items: []string{"web=*net.TCPListener tcp " + web.Listener.Addr().String()}},
+		{Call: "PacketConnsWithNames", Items: []string{"dns=*net.UDPConn udp " + dns.PacketConn.LocalAddr().String()}},
+	}, r.Calls)
+	diff(t, "problems using the values", []string(nil), r.Serve)
+	diff(t, "variables left set", []string(nil), r.EnvLeft)
+	if r.FDsHeld != r.FDsBefore {
+		t.Errorf("open fds: %d before the calls, %d while holding every value", r.FDsBefore, r.FDsHeld)
+	}
 }
