@@ -93,6 +93,7 @@ func TestParseEnvFollowsLibsystemd(t *testing.T) {
 		{"LISTEN_PID in 0o octal is accepted", vars(fmt.Sprintf("LISTEN_PID=0o%o", testPID), "LISTEN_FDS=1"), outcome{N: 1, Names: unknowns(1)}},
 		{"LISTEN_PID with a trailing space is invalid", vars("LISTEN_PID="+pid+" ", "LISTEN_FDS=1"), einval(envPID)},
 		{"our pid with a leading zero is octal, so not ours", vars("LISTEN_PID=0"+pid, "LISTEN_FDS=1"), none},
+		{"LISTEN_PID with a leading zero and an 8 is invalid octal", vars("LISTEN_PID=0128", "LISTEN_FDS=1"), einval(envPID)},
 		{"LISTEN_PID with underscores is invalid", vars("LISTEN_PID=4_242", "LISTEN_FDS=1"), einval(envPID)},
 		{"LISTEN_PID beyond int range is out of range", vars("LISTEN_PID=4294967296", "LISTEN_FDS=1"), erange(envPID)},
 		{"LISTEN_PID beyond 64 bits is out of range", vars("LISTEN_PID=99999999999999999999", "LISTEN_FDS=1"), erange(envPID)},

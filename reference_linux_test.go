@@ -1,0 +1,144 @@
+package activation_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSameAnswersAsLibsystemd runs libsystemd's sd_listen_fds_with_names
+// (testdata/reference, linked against the system's libsystemd.so.0) and
+// this package (testdata/refgo) on the same environments and fds, and
+// compares what they return, the names, the variables left and the
+// close-on-exec flags.
+func TestSameAnswersAsLibsystemd(t *testing.T) {
+	ref, refgo := buildReferences(t)
+
+	// LISTEN_PID: literal values, or PREFIX|BASE|SUFFIX around the pid of
+	// the process. (Our pid in decimal with a leading zero is left out: it
+	// is octal, and invalid or not ours depending on the pid's digits.)
+	pids := []string{"", "unset", "abc", "0", "-1", "1", "-0",
+		"|10|", " |10|", "+|10|", "0x|16|", "0X|16|", "0b|2|", "0B|2|", "0o|8|", "0|8|", "0123", "0129", "|10| ",
+		"\t|10|", "\v|10|", "\n|10|", "-|10|", "|10|x", "0b |2|", " 0b|2|", "+0x|16|", "0b+|2|", "0b-|2|",
+		"0x0|16|", "00|8|", "|10|0", "4294967296", "99999999999999999999", "18446744073709551615"}
+	fds := []string{"unset", "", "0", "1", "2", "3", "-1", "+2", " 2", "2 ", "0x2", "0X2", "010", "0b10", "0B10",
+		"0o2", "0O2", "08", "0x", "0b", "0o", "2147483644", "2147483645", "2147483647", "2147483648",
+		"9223372036854775807", "9223372036854775808", "99999999999999999999", "99999999999999999999x",
+		"\v2", "\f2", "\r2", "\t 2", "- 2", "+-2", "--2", "1e3", "2_0", "0x_2", "0b 1", "0b-1", "0o+1", "\u0663", "0x1g"}
+	names := []string{"unset", "", "a", "a:b", "a:b:c", ":", "::", "a:", ":b", `a\:b`, `a\:b:c`, `a\`, `\`,
+		`x\n`, `\\`, `a\\:b`, "unknown", "a b", "é:ü"}
+
+	type input struct {
+		pid, fds, names string
+		pass            int
+	}
+	var cases []input
+	// Each value of each variable against a working baseline...
+	for _, p := range pids {
+		for pass := 0; pass <= 2; pass++ {
+			cases = append(cases, input{p, "2", "a:b", pass})
+		}
+	}
+	for _, f := range fds {
+		for pass := 0; pass <= 3; pass++ {
+			cases = append(cases, input{"|10|", f, "unset", pass})
+		}
+	}
+	for _, n := range names {
+		for pass := 1; pass <= 3; pass++ {
+			cases = append(cases, input{"|10|", "2", n, pass})
+		}
+	}
+	// ...and a fixed sample of combinations.
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 300; i++ {
+		cases = append(cases, input{pids[rng.Intn(len(pids))], fds[rng.Intn(len(fds))], names[rng.Intn(len(names))], rng.Intn(4)})
+	}
+
+	devnull := make([]*os.File, 3)
+	for i := range devnull {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		devnull[i] = f
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	mismatches := 0
+	for _, c := range cases {
+		if time.Now().After(deadline) {
+			t.Fatalf("out of time after comparing some of %d cases", len(cases))
+		}
+		env := []string{"PATH=/usr/bin:/bin", fmt.Sprintf("REF_PASS=%d", c.pass)}
+		switch {
+		case c.pid == "unset":
+		case strings.Count(c.pid, "|") == 2:
+			env = append(env, "REF_PID="+c.pid)
+		default:
+			env = append(env, "LISTEN_PID="+c.pid)
+		}
+		if c.fds != "unset" {
+			env = append(env, "LISTEN_FDS="+c.fds)
+		}
+		if c.names != "unset" {
+			env = append(env, "LISTEN_FDNAMES="+c.names)
+		}
+		want := runReference(t, ref, env, devnull[:c.pass])
+		got := runReference(t, refgo, env, devnull[:c.pass])
+		if got != want {
+			mismatches++
+			t.Errorf("LISTEN_PID %q LISTEN_FDS %q LISTEN_FDNAMES %q with %d fds:\n-libsystemd\n%s+go-activation\n%s", c.pid, c.fds, c.names, c.pass, want, got)
+			if mismatches > 10 {
+				t.Fatal("too many differences")
+			}
+		}
+	}
+	t.Logf("%d environments compared with libsystemd", len(cases))
+}
+
+func runReference(t *testing.T, prog string, env []string, files []*os.File) string {
+	t.Helper()
+	cmd := exec.Command(prog)
+	cmd.Env = env
+	cmd.ExtraFiles = files
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", prog, err, stderr.String())
+	}
+	return out.String()
+}
+
+// buildReferences compiles the C reference against libsystemd and the Go
+// program that makes the same call of this package.
+func buildReferences(t *testing.T) (ref, refgo string) {
+	dir := t.TempDir()
+	ref, refgo = filepath.Join(dir, "reference"), filepath.Join(dir, "refgo")
+	gcc, err := exec.LookPath("gcc")
+	if err == nil {
+		var out []byte
+		out, err = exec.Command(gcc, "-O2", "-Wall", "-o", ref, filepath.Join("testdata", "reference", "reference.c"), "-l:libsystemd.so.0").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%v: %s", err, out)
+		}
+	}
+	if err != nil {
+		msg := "the libsystemd reference cannot be built (needs gcc and libsystemd.so.0, Debian packages gcc and libsystemd0): " + err.Error()
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	out, err := exec.Command("go", "build", "-o", refgo, "./testdata/refgo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./testdata/refgo: %v\n%s", err, out)
+	}
+	return ref, refgo
+}
