@@ -3,6 +3,8 @@ package activation
 import (
 	"fmt"
 	"strings"
+
+	"github.com/go-activation/activation/internal/sdnum"
 )
 
 // The variables of the protocol, as sd_listen_fds(3) names them.
@@ -49,18 +51,18 @@ func parseEnv(env environ) (listenEnv, error) {
 	if !ok {
 		return listenEnv{}, nil
 	}
-	pid, err := parsePID(rawPID)
+	pid, err := sdnum.ParsePID(rawPID)
 	if err != nil {
-		return listenEnv{}, envError(envPID, rawPID, err)
+		return listenEnv{}, envError(envPID, rawPID, withErrno(err))
 	}
 	if pid != env.pid {
 		return listenEnv{}, nil
 	}
 
 	if rawID, ok := env.getenv(envPIDFDID); ok {
-		id, err := parseUint64(rawID)
+		id, err := sdnum.ParseUint64(rawID)
 		if err != nil {
-			return listenEnv{}, envError(envPIDFDID, rawID, err)
+			return listenEnv{}, envError(envPIDFDID, rawID, withErrno(err))
 		}
 		if env.pidfdID != nil {
 			if own, known := env.pidfdID(); known && own != id {
@@ -73,9 +75,9 @@ func parseEnv(env environ) (listenEnv, error) {
 	if !ok {
 		return listenEnv{}, nil
 	}
-	n, err := parseInt(rawFDs)
+	n, err := sdnum.ParseInt(rawFDs)
 	if err != nil {
-		return listenEnv{}, envError(envFDs, rawFDs, err)
+		return listenEnv{}, envError(envFDs, rawFDs, withErrno(err))
 	}
 	if n <= 0 || n > maxFDs {
 		return listenEnv{}, envError(envFDs, rawFDs, rangeError{errnoInvalid, fmt.Sprintf("not between 1 and %d", maxFDs)})
@@ -116,13 +118,15 @@ type rangeError struct {
 func (e rangeError) Error() string { return e.what }
 func (e rangeError) Unwrap() error { return e.errno }
 
-var (
-	errSyntax   = rangeError{errnoInvalid, "not a number"}
-	errRange    = rangeError{errnoRange, "out of range"}
-	errBadPID   = rangeError{errnoRange, "not a valid pid"}
-	errNegative = rangeError{errnoRange, "negative"}
-	errEscape   = rangeError{errnoInvalid, "ends in a lone backslash"}
-)
+var errEscape = rangeError{errnoInvalid, "ends in a lone backslash"}
+
+// withErrno gives a number's error the errno libsystemd returns for it.
+func withErrno(err error) error {
+	if err == sdnum.ErrRange {
+		return rangeError{errnoRange, err.Error()}
+	}
+	return rangeError{errnoInvalid, err.Error()}
+}
 
 // splitNames splits LISTEN_FDNAMES as systemd's
 // strv_split_full(":", EXTRACT_DONT_COALESCE_SEPARATORS) does: every colon
@@ -150,132 +154,4 @@ func splitNames(s string) ([]string, error) {
 		}
 	}
 	return append(names, b.String()), nil
-}
-
-// parsePID parses LISTEN_PID as systemd's parse_pid does: an unsigned long
-// in safe_atolu's syntax that must fit a positive pid_t.
-func parsePID(s string) (int, error) {
-	u, err := parseUint64(s)
-	if err != nil {
-		return 0, err
-	}
-	pid := int32(u) // pid_t; C's conversion truncates
-	if uint64(int64(pid)) != u || pid <= 0 {
-		return 0, errBadPID
-	}
-	return int(pid), nil
-}
-
-// parseUint64 follows systemd's safe_atou64: strtoull with base 0, with
-// negative values other than zero refused.
-func parseUint64(s string) (uint64, error) {
-	n, err := scanNumber(s)
-	switch {
-	case err != nil:
-		return 0, err
-	case n.overflow:
-		return 0, errRange // strtoull reports ERANGE before the caller looks at the rest
-	case n.trailing:
-		return 0, errSyntax
-	case n.mag != 0 && strings.HasPrefix(n.text, "-"):
-		return 0, errNegative
-	case n.neg:
-		return -n.mag, nil // strtoull negates in unsigned arithmetic
-	}
-	return n.mag, nil
-}
-
-// parseInt follows systemd's safe_atoi: strtol with base 0 into a long,
-// which must then fit an int.
-func parseInt(s string) (int, error) {
-	n, err := scanNumber(s)
-	switch {
-	case err != nil:
-		return 0, err
-	case n.overflow || n.mag > 1<<63 || (!n.neg && n.mag == 1<<63):
-		return 0, errRange // strtol reports ERANGE before the caller looks at the rest
-	case n.trailing:
-		return 0, errSyntax
-	case n.neg && n.mag > 1<<31, !n.neg && n.mag > 1<<31-1:
-		return 0, errRange
-	case n.neg:
-		return -int(n.mag), nil
-	}
-	return int(n.mag), nil
-}
-
-// number is what scanNumber read: a sign and a magnitude, whether
-// anything followed the digits, and the text that strtol was handed (after
-// systemd's own prefix handling).
-type number struct {
-	neg      bool
-	mag      uint64
-	overflow bool // the magnitude does not fit in 64 bits
-	trailing bool // characters follow the digits
-	text     string
-}
-
-// scanNumber reads s the way systemd's safe_ato* functions hand it to
-// strtol/strtoull with base 0: systemd skips " \t\n\r", turns a leading
-// "0b" or "0o" into base 2 or 8, and then the C library skips white
-// space, reads a sign, a "0x" prefix or a leading "0" for octal when the
-// base is still open, and the digits. Text without digits is an error;
-// range and trailing characters are for the caller to judge, in strtol's
-// order.
-func scanNumber(s string) (number, error) {
-	s = strings.TrimLeft(s, " \t\n\r")
-	base := uint64(0)
-	switch {
-	case strings.HasPrefix(s, "0b"), strings.HasPrefix(s, "0B"):
-		base, s = 2, s[2:]
-	case strings.HasPrefix(s, "0o"), strings.HasPrefix(s, "0O"):
-		base, s = 8, s[2:]
-	}
-	n := number{text: s}
-
-	p := strings.TrimLeft(s, " \t\n\v\f\r")
-	if p != "" && (p[0] == '+' || p[0] == '-') {
-		n.neg = p[0] == '-'
-		p = p[1:]
-	}
-	if base == 0 {
-		switch {
-		case len(p) > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && digitValue(p[2]) < 16:
-			base, p = 16, p[2:]
-		case p != "" && p[0] == '0':
-			base = 8
-		default:
-			base = 10
-		}
-	}
-
-	i := 0
-	for ; i < len(p); i++ {
-		d := digitValue(p[i])
-		if d >= base {
-			break
-		}
-		if n.mag > (1<<64-1-d)/base {
-			n.overflow = true
-		}
-		n.mag = n.mag*base + d
-	}
-	if i == 0 {
-		return number{}, errSyntax
-	}
-	n.trailing = i != len(p)
-	return n, nil
-}
-
-// digitValue is the value of c as a digit in bases up to 36, or 36.
-func digitValue(c byte) uint64 {
-	switch {
-	case '0' <= c && c <= '9':
-		return uint64(c - '0')
-	case 'a' <= c && c <= 'z':
-		return uint64(c-'a') + 10
-	case 'A' <= c && c <= 'Z':
-		return uint64(c-'A') + 10
-	}
-	return 36
 }
