@@ -1,0 +1,513 @@
+//go:build unix
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// stopTimeout is how long a program stopped for a restart may take
+	// after SIGTERM before it gets SIGKILL.
+	stopTimeout = 10 * time.Second
+	// A run shorter than quickExit is quick. A program that fails quickly,
+	// or exits quickly quickBurst times in a row, is restarted only after
+	// restartDelay, so that a crash loop does not spin; a longer run ends
+	// the delays.
+	quickExit    = time.Second
+	quickBurst   = 5
+	restartDelay = time.Second
+)
+
+// activator owns the listening sockets and runs the program with them.
+type activator struct {
+	opts   *options
+	stderr io.Writer
+	sigs   <-chan os.Signal
+
+	prog  string   // the program's path, resolved through PATH
+	self  string   // this executable, run as the shim
+	env   []string // the program's environment without LISTEN_* variables
+	socks []*os.File
+	fds   []int    // the sockets' fds, for poll and accept
+	names []string // LISTEN_FDNAMES for socks, as systemd-socket-activate passes them
+	paths []string // unix socket files to remove at exit
+	notif *notifier
+}
+
+// newActivator resolves the program, opens every socket and prints them.
+// On error it closes what it opened.
+func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activator, err error) {
+	a := &activator{opts: o, stderr: stderr, sigs: sigs}
+	if a.prog, err = lookProgram(o.argv[0]); err != nil {
+		return nil, err
+	}
+	if a.self, err = os.Executable(); err != nil {
+		return nil, fmt.Errorf("cannot find own executable to run as the shim: %w", err)
+	}
+	addrs := make([]address, len(o.listen))
+	for i, s := range o.listen {
+		if addrs[i], err = parseAddress(s); err != nil {
+			return nil, fmt.Errorf("bad address %q: %w", s, err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	typ := socketType(o)
+	for _, addr := range addrs {
+		f, err := listenSocket(addr, typ)
+		if err != nil {
+			return nil, fmt.Errorf("cannot listen on %q: %w", addr.text, err)
+		}
+		a.socks = append(a.socks, f)
+		a.fds = append(a.fds, int(f.Fd()))
+		if addr.path != "" {
+			a.paths = append(a.paths, addr.path)
+		}
+	}
+	if o.notify {
+		if a.notif, err = newNotifier(stderr); err != nil {
+			return nil, err
+		}
+	}
+	a.env = childEnv(o.setenv, os.LookupEnv)
+	a.names = o.fdnames
+	switch {
+	case o.fdnames == nil && !o.accept:
+		a.names = repeat("unknown", len(a.socks))
+	case len(o.fdnames) == 1:
+		a.names = repeat(o.fdnames[0], len(a.socks))
+	case len(o.fdnames) != len(a.socks):
+		fmt.Fprintf(stderr, "socket-activate: warning: --fdname gives %d names for %d sockets; LISTEN_FDNAMES passes them as given\n", len(o.fdnames), len(a.socks))
+	}
+	for i, f := range a.socks {
+		fmt.Fprintf(stderr, "socket-activate: listening on %s (%s)\n", f.Name(), a.describe(i))
+	}
+	return a, nil
+}
+
+// describe says how socket i reaches the program.
+func (a *activator) describe(i int) string {
+	switch {
+	case a.opts.accept && a.opts.inetd:
+		return "one program per connection on stdin and stdout"
+	case a.opts.accept:
+		return fmt.Sprintf("one program per connection on fd 3, name %q", a.acceptName(i))
+	case a.opts.inetd:
+		return "stdin and stdout"
+	case i < len(a.names):
+		return fmt.Sprintf("fd %d, name %q", 3+i, a.names[i])
+	}
+	return fmt.Sprintf("fd %d, no name", 3+i)
+}
+
+// acceptName is the name of a connection accepted on socket i: its
+// --fdname, or "connection" as systemd names Accept=yes sockets.
+func (a *activator) acceptName(i int) string {
+	if i < len(a.names) {
+		return a.names[i]
+	}
+	return "connection"
+}
+
+// close closes the sockets and the notify socket and removes the files
+// the activator created.
+func (a *activator) close() {
+	for _, f := range a.socks {
+		f.Close()
+	}
+	for _, p := range a.paths {
+		os.Remove(p)
+	}
+	if a.notif != nil {
+		a.notif.close()
+	}
+}
+
+// childEnv builds the program's environment afresh, as
+// systemd-socket-activate does: the -E variables, then TERM, PATH, USER
+// and HOME from ours when set and not given by -E.
+func childEnv(setenv []string, lookup func(string) (string, bool)) []string {
+	env := append([]string(nil), setenv...)
+	for _, key := range []string{"TERM", "PATH", "USER", "HOME"} {
+		if v, ok := lookup(key); ok && !hasEnv(env, key) {
+			env = append(env, key+"="+v)
+		}
+	}
+	return env
+}
+
+// hasEnv reports whether env has a VAR=VALUE entry for key.
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// repeat returns n copies of s.
+func repeat(s string, n int) []string {
+	r := make([]string, n)
+	for i := range r {
+		r[i] = s
+	}
+	return r
+}
+
+// command returns the program's command for the given fds (passed as 3, 4,
+// …), LISTEN_FDNAMES and extra environment. With fds it runs through the
+// shim, which sets LISTEN_PID.
+func (a *activator) command(files []*os.File, names []string, extra ...string) *exec.Cmd {
+	env := append([]string(nil), a.env...)
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		env = setEnv(env, k, v)
+	}
+	cmd := &exec.Cmd{
+		Path:   a.prog,
+		Args:   a.opts.argv,
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		// A group of its own: a terminal's ^C reaches only the activator,
+		// which forwards it once.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if len(files) > 0 {
+		env = setEnv(env, "LISTEN_FDS", strconv.Itoa(len(files)))
+		env = setEnv(env, "LISTEN_FDNAMES", strings.Join(names, ":"))
+		env = append(env, shimEnv+"=1")
+		cmd.Path = a.self
+		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)
+		cmd.ExtraFiles = files
+	}
+	cmd.Env = env
+	return cmd
+}
+
+// serve runs the program with every socket, after the first connection
+// unless --now, and again after it ends with --restart. It returns the exit
+// status.
+func (a *activator) serve() int {
+	restarts, quick := 0, 0
+	now := a.opts.now
+	for {
+		if !now {
+			sig, err := a.waitTraffic()
+			if err != nil {
+				fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
+				return 1
+			}
+			if sig != nil {
+				fmt.Fprintf(a.stderr, "socket-activate: %v while waiting for a connection; exiting\n", sig)
+				return 0
+			}
+		}
+		cmd, err := a.start(restarts)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
+			return 1
+		}
+		started := time.Now()
+		status, reason := a.wait(cmd)
+		if a.notif != nil {
+			a.notif.drain()
+		}
+		if reason == stopExit || !a.opts.restart {
+			return status
+		}
+		restarts++
+		now = a.opts.now || reason == stopRestart
+		quick++
+		if reason != stopExited || time.Since(started) >= quickExit {
+			quick = 0
+		}
+		switch {
+		case reason != stopExited:
+		case quick > 0 && (status != 0 || quick >= quickBurst):
+			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d within %v; restarting it in %v\n", status, quickExit, restartDelay)
+			if !a.delay(restartDelay) {
+				return status
+			}
+		case now:
+			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d; restarting it\n", status)
+		default:
+			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d; restarting it at the next connection\n", status)
+		}
+	}
+}
+
+// waitTraffic waits until a socket is readable: a connection or a datagram
+// waits. It returns nil, nil once there is traffic, or the signal when
+// SIGINT or SIGTERM comes first.
+func (a *activator) waitTraffic() (os.Signal, error) {
+	ready := make(chan error, 1)
+	go func() {
+		_, err := pollIn(a.fds)
+		ready <- err
+	}()
+	for {
+		select {
+		case err := <-ready:
+			return nil, err
+		case sig := <-a.sigs:
+			if sig != syscall.SIGHUP {
+				return sig, nil
+			}
+			fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
+		}
+	}
+}
+
+// delay waits d, or less if SIGINT or SIGTERM arrives; it reports whether
+// the activator should go on.
+func (a *activator) delay(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case sig := <-a.sigs:
+			if sig != syscall.SIGHUP {
+				return false
+			}
+		}
+	}
+}
+
+// start starts the program with the sockets and the stored fds.
+func (a *activator) start(restarts int) (*exec.Cmd, error) {
+	files := append([]*os.File(nil), a.socks...)
+	names := append([]string(nil), a.names...)
+	var extra []string
+	if a.notif != nil {
+		stored, storedNames := a.notif.stored()
+		files = append(files, stored...)
+		names = append(names, storedNames...)
+		extra = append(extra, "NOTIFY_SOCKET="+a.notif.path)
+	}
+	var cmd *exec.Cmd
+	if a.opts.inetd {
+		cmd = a.command(nil, nil, extra...)
+		cmd.Stdin, cmd.Stdout = a.socks[0], a.socks[0]
+	} else {
+		cmd = a.command(files, names, extra...)
+	}
+	verb := "running"
+	if restarts > 0 {
+		verb = fmt.Sprintf("restarting (restart %d):", restarts)
+	}
+	fmt.Fprintf(a.stderr, "socket-activate: %s %s\n", verb, commandLine(a.opts.argv))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
+	}
+	return cmd, nil
+}
+
+// Why a program run ended.
+const (
+	stopExited  = iota // it exited by itself
+	stopRestart        // SIGHUP with --restart: start it again at once
+	stopExit           // SIGINT or SIGTERM: the activator exits too
+)
+
+// wait waits for the program to end while forwarding signals, and returns
+// its exit status and why it ended.
+func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	reason = stopExited
+	var kill <-chan time.Time
+	for {
+		select {
+		case <-done:
+			return exitStatus(cmd.ProcessState), reason
+		case sig := <-a.sigs:
+			switch {
+			case sig != syscall.SIGHUP:
+				reason = stopExit
+				signalGroup(cmd.Process.Pid, sig.(syscall.Signal))
+			case !a.opts.restart:
+				signalGroup(cmd.Process.Pid, syscall.SIGHUP)
+			case reason == stopExited:
+				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
+				reason = stopRestart
+				signalGroup(cmd.Process.Pid, syscall.SIGTERM)
+				kill = time.After(stopTimeout)
+			}
+		case <-kill:
+			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after SIGTERM; sending SIGKILL\n", stopTimeout)
+			signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// signalGroup sends sig to the process group of pid, which the program
+// leads, or to pid alone if the program left its group.
+func signalGroup(pid int, sig syscall.Signal) {
+	if err := unix.Kill(-pid, sig); err != nil {
+		unix.Kill(pid, sig)
+	}
+}
+
+// acceptLoop accepts connections on every socket and runs one program per
+// connection until SIGINT or SIGTERM; then it forwards the signal to the
+// programs still running, waits for them and returns 0.
+func (a *activator) acceptLoop() int {
+	for _, fd := range a.fds {
+		// Only this process accepts: the listening sockets are never passed.
+		if err := unix.SetNonblock(fd, true); err != nil {
+			fmt.Fprintf(a.stderr, "socket-activate: %v\n", os.NewSyscallError("fcntl", err))
+			return 1
+		}
+	}
+	conns := make(chan conn)
+	failed := make(chan error, 1)
+	go func() { failed <- acceptAll(a.fds, conns) }()
+	running := map[int]*exec.Cmd{}
+	exited := make(chan int)
+	var quit os.Signal
+	for quit == nil || len(running) > 0 {
+		select {
+		case c := <-conns:
+			if quit != nil {
+				c.file.Close()
+				continue
+			}
+			cmd, err := a.startConn(c)
+			c.file.Close()
+			if err != nil {
+				fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
+				continue
+			}
+			running[cmd.Process.Pid] = cmd
+			go func() {
+				cmd.Wait()
+				exited <- cmd.Process.Pid
+			}()
+		case pid := <-exited:
+			delete(running, pid)
+		case err := <-failed:
+			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
+			return 1
+		case sig := <-a.sigs:
+			if sig != syscall.SIGHUP && quit == nil {
+				quit = sig
+				fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; waiting for %d programs\n", sig, len(running))
+			}
+			for pid := range running {
+				signalGroup(pid, sig.(syscall.Signal))
+			}
+		}
+	}
+	return 0
+}
+
+// conn is an accepted connection.
+type conn struct {
+	file  *os.File // blocking, close-on-exec; the receiver closes it
+	peer  unix.Sockaddr
+	index int // of the listening socket
+}
+
+// acceptAll accepts connections on the non-blocking listening socks and
+// sends them to conns, until an error.
+func acceptAll(socks []int, conns chan<- conn) error {
+	for {
+		ready, err := pollIn(socks)
+		if err != nil {
+			return err
+		}
+		for _, i := range ready {
+			syscall.ForkLock.RLock()
+			fd, peer, err := unix.Accept(socks[i])
+			if err == nil {
+				unix.CloseOnExec(fd)
+			}
+			syscall.ForkLock.RUnlock()
+			switch err {
+			case nil:
+			case unix.EAGAIN, unix.ECONNABORTED, unix.EINTR:
+				continue
+			default:
+				return os.NewSyscallError("accept", err)
+			}
+			// Accepted sockets inherit O_NONBLOCK on the BSDs.
+			if err := unix.SetNonblock(fd, false); err != nil {
+				unix.Close(fd)
+				return os.NewSyscallError("fcntl", err)
+			}
+			conns <- conn{file: os.NewFile(uintptr(fd), formatSockaddr(peer)), peer: peer, index: i}
+		}
+	}
+}
+
+// startConn starts a program for connection c: on fd 3, or on stdin and
+// stdout with --inetd.
+func (a *activator) startConn(c conn) (*exec.Cmd, error) {
+	remote := remoteEnv(c.peer)
+	var cmd *exec.Cmd
+	if a.opts.inetd {
+		cmd = a.command(nil, nil, remote...)
+		cmd.Stdin, cmd.Stdout = c.file, c.file
+	} else {
+		cmd = a.command([]*os.File{c.file}, []string{a.acceptName(c.index)}, remote...)
+	}
+	from := ""
+	if remote != nil {
+		from = " (connection from " + c.file.Name() + ")"
+	}
+	fmt.Fprintf(a.stderr, "socket-activate: running %s%s\n", commandLine(a.opts.argv), from)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
+	}
+	return cmd, nil
+}
+
+// pollIn waits until at least one of fds is readable and returns their
+// indexes.
+func pollIn(fds []int) ([]int, error) {
+	pfds := make([]unix.PollFd, len(fds))
+	for i, fd := range fds {
+		pfds[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	}
+	for {
+		_, err := unix.Poll(pfds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, os.NewSyscallError("poll", err)
+		}
+		var ready []int
+		for i, p := range pfds {
+			if p.Revents&unix.POLLNVAL != 0 {
+				return nil, os.NewSyscallError("poll", unix.EBADF)
+			}
+			if p.Revents != 0 {
+				ready = append(ready, i)
+			}
+		}
+		if len(ready) > 0 {
+			return ready, nil
+		}
+	}
+}

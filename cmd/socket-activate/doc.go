@@ -1,0 +1,124 @@
+// Socket-activate runs a program with sockets passed by the systemd socket
+// activation protocol, for development on Linux, macOS and the BSDs. It
+// takes the flags of systemd-socket-activate(1) and adds --now, --restart
+// and --notify.
+//
+// Install it with
+//
+//	go install github.com/go-activation/activation/cmd/socket-activate@latest
+//
+// Usage:
+//
+//	socket-activate [OPTIONS...] PROGRAM [ARGS...]
+//
+// The options stop at the first argument that is not one, or after "--":
+//
+//	-h, --help                  Show the help and exit
+//	    --version               Print the version and exit
+//	-l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
+//	-d, --datagram              Listen on datagram sockets instead of stream sockets
+//	    --seqpacket             Listen on SOCK_SEQPACKET sockets (unix addresses)
+//	-a, --accept                Accept each connection and start one PROGRAM per
+//	                            connection, with the connection on fd 3
+//	-E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
+//	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES (one name is
+//	                            used for every fd)
+//	    --inetd                 Pass the socket as stdin and stdout instead,
+//	                            without LISTEN_* variables
+//	    --now                   Start PROGRAM at once, not at the first
+//	                            connection or datagram
+//	    --restart               Start PROGRAM again when it exits or when
+//	                            socket-activate gets SIGHUP; the sockets stay open
+//	    --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
+//	                            keep fds sent with FDSTORE=1 for the next start
+//
+// An address ADDR is one of
+//
+//	PORT             every address, IPv6 and IPv4 (a dual-stack IPv6 socket)
+//	IP:PORT          an IPv4 address, such as 127.0.0.1:8080
+//	[IPv6]:PORT      an IPv6 address, such as [::1]:8080
+//	/path/to/socket  a unix socket path; a socket file nobody answers on is
+//	                 replaced, and the file is removed at exit
+//	@name            a Linux abstract unix socket (an error elsewhere)
+//
+// A PORT of 0 lets the system pick a free port; every socket is printed on
+// standard error with the address it got:
+//
+//	socket-activate: listening on 127.0.0.1:34567 (fd 3, name "web")
+//
+// # What the program gets
+//
+// The sockets are fds 3, 4, … in the order of the -l flags, blocking and not
+// close-on-exec. The program's environment is built afresh, as
+// systemd-socket-activate builds it: the -E variables; TERM, PATH, USER and
+// HOME when they are set; LISTEN_FDS; LISTEN_PID, the program's own pid;
+// LISTEN_FDNAMES, always (systemd-socket-activate sets it only with
+// --fdname): "unknown" for every fd unless --fdname names them. One name is
+// used for every fd; a different count of names is passed as given, as
+// systemd-socket-activate does, with a warning. Go cannot set LISTEN_PID
+// between fork and exec, so socket-activate starts a copy of itself that
+// sets LISTEN_PID to its own pid and executes the program in its place
+// (the pid stays the same). The program is looked up through PATH before
+// any socket is opened.
+//
+// By default socket-activate waits for the first connection or datagram on
+// any socket, without accepting it, then starts the program, which finds
+// the connection waiting. With --now it starts the program at once.
+//
+// With --accept, socket-activate accepts every connection itself and starts
+// one program per connection with the connected socket on fd 3, LISTEN_FDS=1
+// and LISTEN_FDNAMES set to the listening socket's --fdname, or "connection"
+// as systemd names them. REMOTE_ADDR and REMOTE_PORT give an IP peer's
+// address. With --inetd the socket (the connection with --accept, else the
+// one listening socket) is the program's stdin and stdout, and no LISTEN_*
+// variable is set.
+//
+// # Restarts and signals
+//
+// The program runs in a process group of its own, so that a terminal's ^C
+// reaches it once, through socket-activate (it cannot read the terminal).
+// SIGINT and SIGTERM are forwarded to the group, and socket-activate exits with its exit status (128 plus
+// the signal's number when a signal ended it); without a program running, it
+// exits 0. SIGHUP is forwarded too, unless --restart is given: then SIGHUP
+// stops the program with SIGTERM (SIGKILL after 10 s) and starts it again at
+// once. With --restart, a program that exits is started again, at the next
+// connection or at once with --now; a program that fails within a second,
+// or exits within a second five times in a row, is restarted a second
+// later. The sockets stay open in socket-activate all along, so clients of
+// an edit-build-restart loop wait in the listen backlog instead of being
+// refused. With --accept, SIGINT and SIGTERM stop accepting and are
+// forwarded to every running program; socket-activate exits 0 once they
+// have exited.
+//
+// # Notifications and the fd store
+//
+// With --notify the program gets NOTIFY_SOCKET, a datagram socket in a new
+// temporary directory, and may send sd_notify(3) messages to it. READY=1
+// prints "socket-activate: ready". FDSTORE=1 with fds keeps them under
+// FDNAME ("stored" without it); the same file is kept once. FDSTOREREMOVE=1
+// with FDNAME closes the fds of that name. Fds sent without FDSTORE=1 are
+// closed. At every start the stored fds are passed after the sockets, their
+// names in LISTEN_FDNAMES, so that a program can hand state such as open
+// connections to its next run.
+//
+// # Errors
+//
+// Setup errors (a bad address, a port in use, a program not found, a bad
+// combination of options) are printed on standard error, prefixed
+// "socket-activate: ", and exit with status 1, as systemd-socket-activate
+// does.
+//
+// # Platforms
+//
+// socket-activate works on Linux, macOS, the BSDs and the other unix
+// systems Go supports. On Windows, Plan 9, js/wasm and wasip1 it prints
+// "socket-activate: not supported on GOOS" and exits 1. vsock addresses are
+// not supported.
+//
+// # Example
+//
+//	go build -o /tmp/server ./myserver
+//	socket-activate --restart -l 127.0.0.1:8080 --fdname=http /tmp/server &
+//	# after each rebuild:
+//	go build -o /tmp/server ./myserver && kill -HUP %1
+package main

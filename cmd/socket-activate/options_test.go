@@ -1,0 +1,201 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseArgs(t *testing.T) {
+	getenv := func(key string) string {
+		return map[string]string{"HOME": "/home/u"}[key]
+	}
+	tests := []struct {
+		name string
+		args []string
+		want options
+	}{{
+		name: "short options take their value as the next argument or attached",
+		args: []string{"-l", "8080", "-l/run/s", "-E", "A=1", "-EB=2", "prog", "arg"},
+		want: options{listen: []string{"8080", "/run/s"}, setenv: []string{"A=1", "B=2"}, argv: []string{"prog", "arg"}},
+	}, {
+		name: "long options take their value after = or as the next argument",
+		args: []string{"--listen=8080", "--listen", "[::1]:0", "--setenv=A=1", "--fdname", "a:b", "prog"},
+		want: options{listen: []string{"8080", "[::1]:0"}, setenv: []string{"A=1"}, fdnames: []string{"a", "b"}, argv: []string{"prog"}},
+	}, {
+		name: "short flags bundle, the last one may take a value",
+		args: []string{"-hdl", "80", "prog"},
+		want: options{help: true, datagram: true, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "options stop at the program, whose own options are left alone",
+		args: []string{"-l", "80", "--now", "prog", "-l", "--restart"},
+		want: options{listen: []string{"80"}, now: true, argv: []string{"prog", "-l", "--restart"}},
+	}, {
+		name: "-- ends the options",
+		args: []string{"-l", "80", "--", "-prog"},
+		want: options{listen: []string{"80"}, argv: []string{"-prog"}},
+	}, {
+		name: "-E VAR copies the variable, an unset one as empty, and a later -E replaces an earlier",
+		args: []string{"-E", "HOME", "-E", "UNSET", "-E", "A=1", "-E", "A=2", "-l", "80", "prog"},
+		want: options{setenv: []string{"HOME=/home/u", "UNSET=", "A=2"}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "--fdname adds up, an empty name included",
+		args: []string{"--fdname=a", "--fdname=b::c", "--fdname=", "-l", "80", "prog"},
+		want: options{fdnames: []string{"a", "b", "", "c", ""}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "every boolean option is read",
+		args: []string{"--seqpacket", "--inetd", "--now", "--restart", "--notify", "-l", "/s", "prog"},
+		want: options{seqpacket: true, inetd: true, now: true, restart: true, notify: true, listen: []string{"/s"}, argv: []string{"prog"}},
+	}, {
+		name: "help needs nothing else",
+		args: []string{"-h"},
+		want: options{help: true},
+	}, {
+		name: "version needs nothing else",
+		args: []string{"--version"},
+		want: options{version: true},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseArgs(tt.args, getenv)
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tt.args, err)
+			}
+			if d := diff(optionsView(&tt.want), optionsView(got)); d != "" {
+				t.Errorf("parseArgs(%q):\n%s", tt.args, d)
+			}
+		})
+	}
+}
+
+// optionsView shows options with exported fields, for diff.
+func optionsView(o *options) map[string]any {
+	return map[string]any{
+		"help": o.help, "version": o.version, "listen": o.listen, "datagram": o.datagram,
+		"seqpacket": o.seqpacket, "accept": o.accept, "setenv": o.setenv, "fdnames": o.fdnames,
+		"inetd": o.inetd, "now": o.now, "restart": o.restart, "notify": o.notify, "argv": o.argv,
+	}
+}
+
+func TestParseArgsRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"an unknown long option", []string{"--listen-all", "prog"}, `unknown option "--listen-all" (see --help)`},
+		{"an unknown short option", []string{"-x", "prog"}, `unknown option "-x" (see --help)`},
+		{"an -l after the program, which belongs to the program", []string{"prog", "-l", "80"}, ""},
+		{"-l at the end without a value", []string{"-l"}, "option -l needs a value (see --help)"},
+		{"a value given to a flag", []string{"--now=1", "-l", "80", "prog"}, `option "--now" takes no value (see --help)`},
+		{"an empty variable name", []string{"-E", "=1", "-l", "80", "prog"}, `bad environment variable "=1" in --setenv (see --help)`},
+		{"a name with a control character", []string{"--fdname=a\tb", "-l", "80", "prog"}, `bad fd name "a\tb" in --fdname: at most 255 printable ASCII characters (see --help)`},
+		{"a name longer than 255 bytes", []string{"--fdname=" + strings.Repeat("n", 256), "-l", "80", "prog"}, `bad fd name "` + strings.Repeat("n", 256) + `" in --fdname: at most 255 printable ASCII characters (see --help)`},
+		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
+		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
+		{"--inetd on two sockets without --accept", []string{"--inetd", "-l", "80", "-l", "81", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseArgs(tt.args, func(string) string { return "" })
+			if tt.want == "" {
+				tt.want = "no socket to listen on: give at least one -l ADDR (see --help)"
+			}
+			if err == nil || err.Error() != tt.want || !errors.Is(err, errUsage) {
+				t.Errorf("parseArgs(%q) = %v, want %q wrapping errUsage", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseArgs(f *testing.F) {
+	f.Add("-l\x008080\x00--fdname=a:b\x00-adE\x00X\x00--\x00prog")
+	f.Add("--listen\x00\x00--setenv=\x00-h")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		o, err := parseArgs(args, func(string) string { return "v" })
+		if err != nil {
+			if !errors.Is(err, errUsage) {
+				t.Errorf("parseArgs(%q): error %v does not wrap errUsage", args, err)
+			}
+			return
+		}
+		if o.help || o.version {
+			return
+		}
+		if len(o.listen) == 0 || len(o.argv) == 0 {
+			t.Errorf("parseArgs(%q) accepted no -l or no program: %+v", args, o)
+		}
+		for _, n := range o.fdnames {
+			if !validFDName(n) {
+				t.Errorf("parseArgs(%q) accepted fd name %q", args, n)
+			}
+		}
+	})
+}
+
+func TestParseAddress(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // formatSockaddr of the result, then the family
+		dual bool
+	}{
+		{"8080", "[::]:8080 inet6", true},
+		{"0", "[::]:0 inet6", true},
+		{"127.0.0.1:80", "127.0.0.1:80 inet", false},
+		{"[::1]:443", "[::1]:443 inet6", false},
+		{"[::ffff:10.0.0.1]:1", "[::ffff:10.0.0.1]:1 inet6", false},
+		{"/run/app.sock", "/run/app.sock unix", false},
+	}
+	family := map[int]string{unix.AF_INET: "inet", unix.AF_INET6: "inet6", unix.AF_UNIX: "unix"}
+	for _, tt := range tests {
+		t.Run(tt.in+" is "+tt.want, func(t *testing.T) {
+			a, err := parseAddress(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := formatSockaddr(a.sa) + " " + family[a.family]; got != tt.want || a.dualStack != tt.dual {
+				t.Errorf("parseAddress(%q) = %s, dual stack %v; want %s, %v", tt.in, got, a.dualStack, tt.want, tt.dual)
+			}
+		})
+	}
+	bad := []struct{ in, want string }{
+		{"", "empty address"},
+		{"65536", "port out of range 0-65535"},
+		{"localhost:80", "not PORT, IP:PORT, [IPv6]:PORT, /path or @name"},
+		{"1.2.3.4", "not PORT, IP:PORT, [IPv6]:PORT, /path or @name"},
+		{"::1:80", "not PORT, IP:PORT, [IPv6]:PORT, /path or @name"},
+		{"vsock:2:80", "vsock addresses are not supported"},
+		{"/" + strings.Repeat("p", maxUnixPath), "unix socket path is " + strconv.Itoa(maxUnixPath+1) + " bytes long, the limit is " + strconv.Itoa(maxUnixPath-1)},
+	}
+	for _, tt := range bad {
+		t.Run(tt.in+" is rejected", func(t *testing.T) {
+			if _, err := parseAddress(tt.in); err == nil || err.Error() != tt.want {
+				t.Errorf("parseAddress(%q) = %v, want %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestChildEnvIsFresh(t *testing.T) {
+	ours := map[string]string{"TERM": "xterm", "PATH": "/bin", "HOME": "/home/u", "SECRET": "1"}
+	lookup := func(k string) (string, bool) { v, ok := ours[k]; return v, ok }
+	got := childEnv([]string{"A=1", "HOME=/elsewhere"}, lookup)
+	want := []string{"A=1", "HOME=/elsewhere", "TERM=xterm", "PATH=/bin"}
+	if d := diff(want, got); d != "" {
+		t.Errorf("childEnv:\n%s", d)
+	}
+}
+
+func TestCommandLineQuotesWhatAShellWould(t *testing.T) {
+	got := commandLine([]string{"./srv", "-addr=:80", "two words", "", `a"b`})
+	want := `./srv -addr=:80 "two words" "" "a\"b"`
+	if got != want {
+		t.Errorf("commandLine = %s, want %s", got, want)
+	}
+}
