@@ -163,7 +163,7 @@ func Files() ([]*os.File, error) {
 	if set == nil {
 		return nil, err
 	}
-	files, _, err := take(set, func(e *inheritedFD) bool { return true }, handOver)
+	files, _, err := take(set, func(e *inheritedFD) bool { return true }, handOver, false)
 	return files, err
 }
 
@@ -176,7 +176,7 @@ func Listeners() ([]net.Listener, error) {
 	if set == nil {
 		return nil, err
 	}
-	ls, _, err := take(set, isListener, toListener)
+	ls, _, err := take(set, isListener, toListener, false)
 	return ls, err
 }
 
@@ -188,7 +188,7 @@ func PacketConns() ([]net.PacketConn, error) {
 	if set == nil {
 		return nil, err
 	}
-	pcs, _, err := take(set, isDatagram, toPacketConn)
+	pcs, _, err := take(set, isDatagram, toPacketConn, false)
 	return pcs, err
 }
 
@@ -200,7 +200,7 @@ func Conns() ([]net.Conn, error) {
 	if set == nil {
 		return nil, err
 	}
-	cs, _, err := take(set, isStream, toConn)
+	cs, _, err := take(set, isStream, toConn, false)
 	return cs, err
 }
 
@@ -211,8 +211,8 @@ func ListenersWithNames() (map[string][]net.Listener, error) {
 	if set == nil {
 		return nil, err
 	}
-	ls, fds, err := take(set, isListener, toListener)
-	return byName(ls, fds), err
+	ls, names, err := take(set, isListener, toListener, true)
+	return byName(ls, names), err
 }
 
 // PacketConnsWithNames is PacketConns, grouped by the fds' names; within a
@@ -222,8 +222,8 @@ func PacketConnsWithNames() (map[string][]net.PacketConn, error) {
 	if set == nil {
 		return nil, err
 	}
-	pcs, fds, err := take(set, isDatagram, toPacketConn)
-	return byName(pcs, fds), err
+	pcs, names, err := take(set, isDatagram, toPacketConn, true)
+	return byName(pcs, names), err
 }
 
 // TLSListeners is Listeners with each listener wrapped by tls.NewListener

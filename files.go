@@ -38,6 +38,10 @@ type inheritedFD struct {
 	// that a failed conversion leaves it reachable: an *os.File that is
 	// garbage collected closes its fd.
 	file *os.File
+	// parked is a value made of the fd by a call that then failed on
+	// another fd. The original fd is closed; parked holds the socket until
+	// a later call hands it out.
+	parked io.Closer
 }
 
 func (e *inheritedFD) osFile() *os.File {
@@ -139,76 +143,107 @@ type converter[T io.Closer] func(e *inheritedFD) (T, error)
 
 // handOver is the converter of Files: the fd itself, as an *os.File.
 func handOver(e *inheritedFD) (*os.File, error) {
+	if e.parked != nil {
+		return parkedFile(e)
+	}
 	describe(e) // while the fd is still the package's to look at
 	return e.osFile(), nil
 }
 
 // take converts every unclaimed fd that fits and claims them all, or, when
-// a conversion fails, closes what it made and claims none.
-func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter[T]) ([]T, []*inheritedFD, error) {
+// one conversion fails, claims none: the values already made are parked
+// on their fds, unclaimed, for a later call to hand out. With names set,
+// it also returns the name of each value's fd.
+func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var vals []T
-	var fds []*inheritedFD
+	var made []*inheritedFD
 	for i := range s.fds {
 		e := &s.fds[i]
 		if e.claimed || !fits(e) {
 			continue
 		}
-		v, err := convert(e)
+		v, err := valueOf(e, convert)
 		if err == errNotServable {
 			continue
 		}
 		if err != nil {
-			closeAll(vals)
+			for j, e := range made {
+				e.park(vals[j])
+			}
 			return nil, nil, err
 		}
+		if vals == nil {
+			vals = make([]T, 0, len(s.fds)-i)
+			made = make([]*inheritedFD, 0, len(s.fds)-i)
+		}
 		vals = append(vals, v)
-		fds = append(fds, e)
+		made = append(made, e)
 	}
-	if err := commit(vals, fds); err != nil {
-		closeAll(vals)
-		return nil, nil, err
+	var fdNames []string
+	if names && len(made) > 0 {
+		fdNames = make([]string, len(made))
 	}
-	return vals, fds, nil
+	for i, e := range made {
+		if fdNames != nil {
+			fdNames[i] = e.name
+		}
+		e.claim(vals[i])
+	}
+	return vals, fdNames, nil
 }
 
-// commit claims fds, of which vals have been made. A value made by the net
-// package holds a duplicate of its fd, so the original is closed here; an
-// *os.File handed out by Files is the original and stays open. The caller
-// holds the set's lock.
-func commit[T any](vals []T, fds []*inheritedFD) error {
-	var errs []error
-	for i, e := range fds {
-		e.claimed = true
-		f := e.file
+// valueOf makes the value of e: the one an earlier failed call parked, or
+// a new one. A new value made by the net package holds a duplicate of the
+// fd, and the original is closed at once, so that the process never holds
+// two fds per socket (growing the fd table costs a pause of every thread).
+// When that close fails, the value is parked and the error returned.
+func valueOf[T io.Closer](e *inheritedFD, convert converter[T]) (T, error) {
+	if v, ok := e.parked.(T); ok {
+		e.parked = nil
+		return v, nil
+	}
+	v, err := convert(e)
+	if err != nil {
+		return v, err
+	}
+	if f := e.file; f != nil && any(v) != any(f) {
 		e.file = nil
-		if f == nil || any(vals[i]) == any(f) {
-			continue
-		}
 		if err := f.Close(); err != nil {
-			// Only a close behind the package's back makes this fail; the
-			// fd is gone either way, and the caller must hear of it.
-			errs = append(errs, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err))
+			var zero T
+			e.park(v)
+			return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
 		}
 	}
-	return errors.Join(errs...)
+	return v, nil
 }
 
-func closeAll[T io.Closer](vals []T) {
-	for _, v := range vals {
-		v.Close()
+// park keeps v, made of e by a call that then failed, for a later call;
+// the *os.File of the fd itself needs no keeping, e holds it already.
+func (e *inheritedFD) park(v io.Closer) {
+	if f, ok := v.(*os.File); !ok || f != e.file {
+		e.parked = v
 	}
+}
+
+// claim marks e handed out as v, closing what the package held for e
+// that is not v: a parked value that Files duplicated.
+func (e *inheritedFD) claim(v any) {
+	if e.parked != nil && e.parked != v {
+		e.parked.Close() // the package's own duplicate; v holds the socket
+	}
+	e.claimed, e.file, e.parked = true, nil, nil
 }
 
 // byName groups values by the names of the fds they were made of.
-func byName[T any](vals []T, fds []*inheritedFD) map[string][]T {
+func byName[T any](vals []T, names []string) map[string][]T {
 	if vals == nil {
 		return nil
 	}
 	m := make(map[string][]T)
 	for i, v := range vals {
-		m[fds[i].name] = append(m[fds[i].name], v)
+		m[names[i]] = append(m[names[i]], v)
 	}
 	return m
 }

@@ -2,7 +2,10 @@
 
 package activation
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // The environment is never parsed here; these only complete the parser.
 var (
@@ -17,3 +20,7 @@ func processEnviron() environ { return environ{} }
 func inherit(environ) ([]inheritedFD, error) { return nil, nil }
 
 func describe(*inheritedFD) {}
+
+func parkedFile(e *inheritedFD) (*os.File, error) {
+	return nil, errors.New("activation: nothing is inherited on this system")
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -182,4 +183,26 @@ func ipAddr(ip net.IP, port int, zone string, sotype int) net.Addr {
 		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
 	}
 	return nil
+}
+
+// parkedFile returns a duplicate of the socket parked on e as an *os.File
+// named after e; claiming e then closes the parked value.
+func parkedFile(e *inheritedFD) (*os.File, error) {
+	sc, ok := e.parked.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("activation: fd %d (%q): %T has no file descriptor", e.fd, e.name, e.parked)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
+	}
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, os.NewSyscallError("fcntl", dupErr))
+	}
+	return os.NewFile(uintptr(fd), e.name), nil
 }

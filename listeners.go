@@ -10,7 +10,7 @@ import (
 )
 
 // toListener makes a net.Listener of a listening socket. The listener
-// holds a duplicate of the fd; commit closes the original.
+// holds a duplicate of the fd; valueOf closes the original.
 func toListener(e *inheritedFD) (net.Listener, error) {
 	l, err := net.FileListener(e.osFile())
 	if err != nil {
@@ -100,12 +100,9 @@ func claimSelected[T io.Closer](s *fdSet, network, address string, fits func(*in
 	e, err := s.selectFD(sel, fits, what)
 	if err == nil {
 		var v T
-		v, err = convert(e)
+		v, err = valueOf(e, convert)
 		if err == nil {
-			if err := commit([]T{v}, []*inheritedFD{e}); err != nil {
-				v.Close()
-				return zero, err
-			}
+			e.claim(v)
 			return v, nil
 		}
 		if err != errNotServable {
@@ -207,19 +204,14 @@ func claimBoundTo[T io.Closer](s *fdSet, network, address string, fits func(*inh
 		if !boundTo(network, address, e.laddr) {
 			continue
 		}
-		v, err := convert(e)
+		v, err := valueOf(e, convert)
 		if err == errNotServable {
 			continue
-		}
-		if err == nil {
-			err = commit([]T{v}, []*inheritedFD{e})
-			if err != nil {
-				v.Close()
-			}
 		}
 		if err != nil {
 			return zero, false, err
 		}
+		e.claim(v)
 		return v, true, nil
 	}
 	return zero, false, nil
