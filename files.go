@@ -24,16 +24,18 @@ const (
 // Sockets are classified when inherited; their addresses are learnt when
 // first needed, from the converted value or from the fd.
 type inheritedFD struct {
-	fd    int
-	name  string
-	kind  Kind
-	class sockClass
+	fd     int
+	name   string
+	kind   Kind
+	class  sockClass
+	sotype int // SO_TYPE, once asked: listening sockets are not asked unless described
 
 	described    bool // network, laddr and raddr are known
 	network      string
 	laddr, raddr net.Addr
 
 	claimed bool
+	pending bool // a value is made of it in the call under way
 	// file wraps fd once a conversion has needed it. It is kept here so
 	// that a failed conversion leaves it reachable: an *os.File that is
 	// garbage collected closes its fd.
@@ -105,21 +107,21 @@ type fdSet struct {
 
 var process struct {
 	once sync.Once
-	set  *fdSet // nil when nothing was inherited or the environment was bad
+	set  fdSet
 	err  error
 }
 
 // inherited reads the environment on the first call and returns the same
-// result on every call.
+// result on every call: nil when nothing was inherited or the environment
+// was bad.
 func inherited() (*fdSet, error) {
 	process.once.Do(func() {
-		fds, err := inherit(processEnviron())
-		if len(fds) > 0 {
-			process.set = &fdSet{fds: fds}
-		}
-		process.err = err
+		process.set.fds, process.err = inherit(processEnviron())
 	})
-	return process.set, process.err
+	if len(process.set.fds) == 0 {
+		return nil, process.err
+	}
+	return &process.set, nil
 }
 
 func (s *fdSet) describeAll() []Info {
@@ -158,7 +160,6 @@ func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var vals []T
-	var made []*inheritedFD
 	for i := range s.fds {
 		e := &s.fds[i]
 		if e.claimed || !fits(e) {
@@ -169,29 +170,39 @@ func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter
 			continue
 		}
 		if err != nil {
-			for j, e := range made {
-				e.park(vals[j])
-			}
+			settle(s, vals, func(e *inheritedFD, v T) { e.park(v) })
 			return nil, nil, err
 		}
 		if vals == nil {
 			vals = make([]T, 0, len(s.fds)-i)
-			made = make([]*inheritedFD, 0, len(s.fds)-i)
 		}
 		vals = append(vals, v)
-		made = append(made, e)
+		e.pending = true
 	}
 	var fdNames []string
-	if names && len(made) > 0 {
-		fdNames = make([]string, len(made))
+	if names && len(vals) > 0 {
+		fdNames = make([]string, 0, len(vals))
 	}
-	for i, e := range made {
-		if fdNames != nil {
-			fdNames[i] = e.name
+	settle(s, vals, func(e *inheritedFD, v T) {
+		if names {
+			fdNames = append(fdNames, e.name)
 		}
-		e.claim(vals[i])
-	}
+		e.claim(v)
+	})
 	return vals, fdNames, nil
+}
+
+// settle calls f for each fd a value was made of in this call, in fd order,
+// with its value, and clears its pending mark.
+func settle[T any](s *fdSet, vals []T, f func(*inheritedFD, T)) {
+	j := 0
+	for i := range s.fds {
+		if e := &s.fds[i]; e.pending {
+			e.pending = false
+			f(e, vals[j])
+			j++
+		}
+	}
 }
 
 // valueOf makes the value of e: the one an earlier failed call parked, or

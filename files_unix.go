@@ -40,7 +40,7 @@ func inherit(env environ) ([]inheritedFD, error) {
 	for i := range fds {
 		e := &fds[i]
 		e.fd, e.name = firstFD+i, names[i]
-		if e.kind, e.class, err = classify(e.fd); err != nil {
+		if e.kind, e.class, e.sotype, err = classify(e.fd); err != nil {
 			return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
 		}
 	}
@@ -78,44 +78,45 @@ func markInherited(n int) error {
 // classify tells what fd is with as few system calls as it can: one
 // getsockopt for a listening socket, two for other sockets, and fstat
 // for everything else.
-func classify(fd int) (Kind, sockClass, error) {
+// sotype is the socket's SO_TYPE, or 0 where it was not asked.
+func classify(fd int) (kind Kind, class sockClass, sotype int, err error) {
 	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	switch {
 	case err == nil && acc != 0:
-		return KindSocket, listenerSocket, nil
+		return KindSocket, listenerSocket, 0, nil
 	case err == nil:
 		sotype, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 		if err != nil {
-			return 0, 0, os.NewSyscallError("getsockopt", err)
+			return 0, 0, 0, os.NewSyscallError("getsockopt", err)
 		}
 		switch sotype {
 		case unix.SOCK_DGRAM:
-			return KindSocket, datagramSocket, nil
+			return KindSocket, datagramSocket, sotype, nil
 		case unix.SOCK_STREAM, unix.SOCK_SEQPACKET:
-			return KindSocket, streamSocket, nil
+			return KindSocket, streamSocket, sotype, nil
 		}
-		return KindSocket, otherSocket, nil
+		return KindSocket, otherSocket, sotype, nil
 	case err != unix.ENOTSOCK:
-		return 0, 0, os.NewSyscallError("getsockopt", err)
+		return 0, 0, 0, os.NewSyscallError("getsockopt", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, 0, os.NewSyscallError("fstat", err)
+		return 0, 0, 0, os.NewSyscallError("fstat", err)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFSOCK:
-		return KindSocket, otherSocket, nil
+		return KindSocket, otherSocket, 0, nil
 	case unix.S_IFIFO:
-		return KindFIFO, notSocket, nil
+		return KindFIFO, notSocket, 0, nil
 	case unix.S_IFCHR:
-		return KindCharDevice, notSocket, nil
+		return KindCharDevice, notSocket, 0, nil
 	case unix.S_IFREG:
 		if isMessageQueue(fd) {
-			return KindMessageQueue, notSocket, nil
+			return KindMessageQueue, notSocket, 0, nil
 		}
-		return KindRegular, notSocket, nil
+		return KindRegular, notSocket, 0, nil
 	}
-	return KindOther, notSocket, nil
+	return KindOther, notSocket, 0, nil
 }
 
 // describe learns a socket's network and addresses from its fd, once, if
@@ -128,11 +129,15 @@ func describe(e *inheritedFD) {
 	if e.kind != KindSocket {
 		return
 	}
-	sotype, err := unix.GetsockoptInt(e.fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
-		e.network = "other"
-		return
+	if e.sotype == 0 {
+		sotype, err := unix.GetsockoptInt(e.fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if err != nil {
+			e.network = "other"
+			return
+		}
+		e.sotype = sotype
 	}
+	sotype := e.sotype
 	sa, err := unix.Getsockname(e.fd)
 	if err != nil {
 		e.network = "other"
