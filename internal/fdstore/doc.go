@@ -1,0 +1,8 @@
+// Package fdstore proves the file descriptor store end to end on Linux.
+// It holds only tests: they build cmd/socket-activate and an HTTP server
+// (testdata/server), run the server under socket-activate --notify
+// --restart, and restart it under load while it keeps a long-lived
+// connection to a peer in the activator's store. No request may fail,
+// every run must answer, and the peer must see one connection, open all
+// along.
+package fdstore

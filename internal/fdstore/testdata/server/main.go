@@ -1,0 +1,270 @@
+//go:build unix
+
+// Server is the program the fdstore test runs under socket-activate
+// --notify --restart: an HTTP server that keeps one long-lived connection to
+// a peer open across restarts by leaving it in the activator's fd store.
+//
+// At each start it takes the listening socket named web, takes back the
+// connection stored as conn or, on the first start, dials the peer at $PEER,
+// stores the connection (the activator keeps a file once, so storing again
+// what came back adds nothing), prints
+//
+//	server: pid PID serving, inherited NAMES
+//
+// on standard error (NAMES: the inherited fds' names joined with ":") and
+// sends READY=1. It answers
+//
+//	GET /               {"pid":PID,"inherited":"NAMES"}
+//	GET /peer?msg=TEXT  {"pid":PID,"echo":ANSWER}, ANSWER being the line the
+//	                    peer sent back for TEXT on the stored connection
+//
+// It does not store the listener: the activator passes its -l sockets at
+// every start anyway, and keeps them apart from the store, as systemd keeps
+// a socket unit's sockets, so a stored copy would come back as a second fd
+// named web.
+//
+// On SIGTERM it stops accepting, answers every connection it accepted,
+// and exits 0. It closes its own copy of the stored connection, which
+// stays open in the activator: the peer sees no end of stream.
+//
+// http.Server.Shutdown alone would lose requests at each restart: a
+// connection accepted just before it, whose request the server reads only
+// after it began, is closed without an answer (net/http checks
+// shuttingDown right after reading a request). So the server first closes
+// the listener, waits until the request of every connection it accepted
+// has reached a handler, and only then calls Shutdown, which waits for
+// the handlers. Connections not yet accepted wait in the listen backlog of
+// the activator's socket for the next run.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-activation/activation"
+	"github.com/go-activation/activation/notify"
+)
+
+// timeout bounds each exchange with the peer and the graceful shutdown.
+const timeout = 5 * time.Second
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+
+	infos, err := activation.Inherited()
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(infos))
+	for i, in := range infos {
+		names[i] = in.Name
+	}
+	l, err := activation.Listen("tcp", "sd-listen:web")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c, err := peerConn(infos)
+	if err != nil {
+		return err
+	}
+	// Closes this process's copy only: the activator holds the socket.
+	defer c.Close()
+	if _, err := notify.StoreConn("conn", c); err != nil {
+		return err
+	}
+
+	p := &peer{conn: c, r: bufio.NewReader(c)}
+	pid := os.Getpid()
+	inherited := strings.Join(names, ":")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, map[string]any{"pid": pid, "inherited": inherited})
+	})
+	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
+		echo, err := p.exchange(r.URL.Query().Get("msg"))
+		if err != nil {
+			http.Error(w, fmt.Sprintf("server: pid %d: %v", pid, err), http.StatusBadGateway)
+			return
+		}
+		answer(w, map[string]any{"pid": pid, "echo": echo})
+	})
+	w := &waiting{conns: map[net.Conn]bool{}}
+	srv := &http.Server{
+		Handler:           w.handler(mux),
+		ReadHeaderTimeout: timeout,
+		ConnContext:       w.connContext,
+		ConnState:         w.connState,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	fmt.Fprintf(os.Stderr, "server: pid %d serving, inherited %s\n", pid, inherited)
+	sent, err := notify.Ready()
+	if err != nil {
+		return err
+	}
+	if !sent {
+		return errors.New("NOTIFY_SOCKET is not set: run under socket-activate --notify")
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-sigs:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	l.Close()
+	// Serve returns once every connection it accepted is tracked.
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	if err := w.drain(ctx); err != nil {
+		return err
+	}
+	return srv.Shutdown(ctx)
+}
+
+// waiting tracks the accepted connections whose first request has not
+// reached a handler yet.
+type waiting struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+type connKey struct{}
+
+// connContext records c in the context of its requests.
+func (w *waiting) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// connState adds new connections and drops closed ones.
+func (w *waiting) connState(c net.Conn, state http.ConnState) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch state {
+	case http.StateNew:
+		w.conns[c] = true
+	case http.StateClosed, http.StateHijacked:
+		delete(w.conns, c)
+	}
+}
+
+// handler drops the request's connection, then calls h.
+func (w *waiting) handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+			w.mu.Lock()
+			delete(w.conns, c)
+			w.mu.Unlock()
+		}
+		h.ServeHTTP(rw, r)
+	})
+}
+
+// drain waits until no connection waits for its first request to reach a
+// handler, or until ctx ends. ReadHeaderTimeout bounds how long a silent
+// client keeps its connection.
+func (w *waiting) drain(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		w.mu.Lock()
+		n := len(w.conns)
+		w.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d connections still without an answer: %w", n, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// peerConn returns the connection to the peer: the one stored as conn by an
+// earlier run, claimed from the inherited fds, or else a new one to $PEER.
+// The caller owns it.
+func peerConn(infos []activation.Info) (net.Conn, error) {
+	var stored *activation.Info
+	for i, in := range infos {
+		if in.Name == "conn" {
+			stored = &infos[i]
+		}
+	}
+	if stored == nil {
+		return net.DialTimeout("tcp", os.Getenv("PEER"), timeout)
+	}
+	// Conns claims every connected socket; conn is the only one passed.
+	cs, err := activation.Conns()
+	if err != nil {
+		return nil, err
+	}
+	var c net.Conn
+	for _, x := range cs {
+		if c == nil && x.RemoteAddr().String() == stored.RemoteAddr.String() {
+			c = x
+			continue
+		}
+		x.Close()
+	}
+	if c == nil {
+		return nil, fmt.Errorf("no inherited connection has conn's peer %v", stored.RemoteAddr)
+	}
+	return c, nil
+}
+
+// peer is the long-lived connection, one exchange at a time.
+type peer struct {
+	mu   sync.Mutex
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// exchange sends msg as a line and returns the line the peer answers.
+func (p *peer) exchange(msg string) (string, error) {
+	if strings.ContainsAny(msg, "\r\n") {
+		return "", fmt.Errorf("message %q holds a line break", msg)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return "", err
+	}
+	if _, err := fmt.Fprintf(p.conn, "%s\n", msg); err != nil {
+		return "", err
+	}
+	line, err := p.r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(line, "\n"), nil
+}
+
+// answer writes v as JSON.
+func answer(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
