@@ -148,22 +148,19 @@ func displayAddr(a net.Addr) string {
 // Inherited describes every inherited fd, claimed or not, in fd order. It
 // claims nothing, so it suits logs and health pages.
 func Inherited() ([]Info, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	return set.describeAll(), nil
+	var infos []Info
+	_, err := use(func(s *fdSet) error {
+		infos = s.describeAll()
+		return nil
+	})
+	return infos, err
 }
 
 // Files returns every unclaimed inherited fd, of any kind, as an *os.File
 // whose Name is the fd's LISTEN_FDNAMES entry, and claims them. The caller
 // owns the files and closes them when done.
 func Files() ([]*os.File, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	files, _, err := take(set, func(e *inheritedFD) bool { return true }, handOver, false)
+	files, _, err := takeAll(func(e *inheritedFD) bool { return true }, handOver, false)
 	return files, err
 }
 
@@ -172,11 +169,7 @@ func Files() ([]*os.File, error) {
 // The caller owns the listeners: closing one closes its socket; it does
 // not unlink a unix socket's file, which belongs to the manager.
 func Listeners() ([]net.Listener, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	ls, _, err := take(set, isListener, toListener, false)
+	ls, _, err := takeAll(isListener, toListener, false)
 	return ls, err
 }
 
@@ -184,11 +177,7 @@ func Listeners() ([]net.Listener, error) {
 // unixgram) as a net.PacketConn, in fd order, and claims them. The caller
 // owns the connections.
 func PacketConns() ([]net.PacketConn, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	pcs, _, err := take(set, isDatagram, toPacketConn, false)
+	pcs, _, err := takeAll(isDatagram, toPacketConn, false)
 	return pcs, err
 }
 
@@ -196,33 +185,21 @@ func PacketConns() ([]net.PacketConn, error) {
 // socket, the connection an Accept=yes service is started for, as a
 // net.Conn in fd order, and claims them. The caller owns the connections.
 func Conns() ([]net.Conn, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	cs, _, err := take(set, isStream, toConn, false)
+	cs, _, err := takeAll(isStream, toConn, false)
 	return cs, err
 }
 
 // ListenersWithNames is Listeners, grouped by the fds' names; within a
 // name the listeners are in fd order.
 func ListenersWithNames() (map[string][]net.Listener, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	ls, names, err := take(set, isListener, toListener, true)
+	ls, names, err := takeAll(isListener, toListener, true)
 	return byName(ls, names), err
 }
 
 // PacketConnsWithNames is PacketConns, grouped by the fds' names; within a
 // name the connections are in fd order.
 func PacketConnsWithNames() (map[string][]net.PacketConn, error) {
-	set, err := inherited()
-	if set == nil {
-		return nil, err
-	}
-	pcs, names, err := take(set, isDatagram, toPacketConn, true)
+	pcs, names, err := takeAll(isDatagram, toPacketConn, true)
 	return byName(pcs, names), err
 }
 

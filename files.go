@@ -35,6 +35,7 @@ type inheritedFD struct {
 	laddr, raddr net.Addr
 
 	claimed bool
+	closed  bool // the original fd is closed: a value made of it holds the socket
 	pending bool // a value is made of it in the call under way
 	// file wraps fd once a conversion has needed it. It is kept here so
 	// that a failed conversion leaves it reachable: an *os.File that is
@@ -101,8 +102,9 @@ func isStream(e *inheritedFD) bool   { return e.class == streamSocket }
 
 // fdSet is the process's inherited fds.
 type fdSet struct {
-	mu  sync.Mutex
-	fds []inheritedFD
+	mu     sync.Mutex
+	fds    []inheritedFD
+	marked bool // every fd not yet closed is close-on-exec
 }
 
 var process struct {
@@ -111,22 +113,62 @@ var process struct {
 	err  error
 }
 
-// inherited reads the environment on the first call and returns the same
-// result on every call: nil when nothing was inherited or the environment
-// was bad.
-func inherited() (*fdSet, error) {
+// use runs f on the inherited fds with the set's lock held, if anything
+// was inherited, and reports whether it was.
+//
+// The first use reads the environment. It holds syscall.ForkLock for
+// reading from then until the fds that f has not closed are marked
+// close-on-exec, as the standard library does while it makes an fd that
+// is not yet close-on-exec: so no child can inherit them, and an fd that f
+// converts and closes at once needs no marking of its own.
+func use(f func(*fdSet) error) (bool, error) {
+	first := false
 	process.once.Do(func() {
+		first = true
+		holdForks()
 		process.set.fds, process.err = inherit(processEnviron())
 	})
-	if len(process.set.fds) == 0 {
-		return nil, process.err
+	if first {
+		defer releaseForks()
 	}
-	return &process.set, nil
+	if len(process.set.fds) == 0 {
+		return false, process.err
+	}
+	s := &process.set
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.markCloseOnExec()
+	return true, f(s)
+}
+
+// takeAll is take on the process's fds.
+func takeAll[T io.Closer](fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
+	var vals []T
+	var fdNames []string
+	_, err := use(func(s *fdSet) (err error) {
+		vals, fdNames, err = take(s, fits, convert, names)
+		return err
+	})
+	return vals, fdNames, err
+}
+
+// markCloseOnExec marks every fd the package still holds close-on-exec,
+// once. The caller holds the lock.
+func (s *fdSet) markCloseOnExec() {
+	if s.marked {
+		return
+	}
+	for i := range s.fds {
+		if e := &s.fds[i]; !e.closed {
+			// The fd is open and held by the package or just handed
+			// out; only a close behind the package's back fails here.
+			markCloseOnExec(e.fd)
+		}
+	}
+	s.marked = true
 }
 
 func (s *fdSet) describeAll() []Info {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	infos := make([]Info, len(s.fds))
 	for i := range s.fds {
 		infos[i] = s.fds[i].info()
@@ -156,9 +198,8 @@ func handOver(e *inheritedFD) (*os.File, error) {
 // one conversion fails, claims none: the values already made are parked
 // on their fds, unclaimed, for a later call to hand out. With names set,
 // it also returns the name of each value's fd.
+// The caller holds the lock.
 func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var vals []T
 	for i := range s.fds {
 		e := &s.fds[i]
@@ -220,7 +261,7 @@ func valueOf[T io.Closer](e *inheritedFD, convert converter[T]) (T, error) {
 		return v, err
 	}
 	if f := e.file; f != nil && any(v) != any(f) {
-		e.file = nil
+		e.file, e.closed = nil, true
 		if err := f.Close(); err != nil {
 			var zero T
 			e.park(v)

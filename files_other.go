@@ -21,6 +21,12 @@ func inherit(environ) ([]inheritedFD, error) { return nil, nil }
 
 func describe(*inheritedFD) {}
 
+func markCloseOnExec(int) {}
+
+func holdForks() {}
+
+func releaseForks() {}
+
 func parkedFile(e *inheritedFD) (*os.File, error) {
 	return nil, errors.New("activation: nothing is inherited on this system")
 }

@@ -21,19 +21,24 @@ func processEnviron() environ {
 }
 
 // inherit does what sd_listen_fds_with_names(1, …) does: it parses the
-// environment, marks the fds close-on-exec and names them, and unsets the
-// variables on every path. It also classifies each fd.
+// environment, checks the fds and names them, and unsets the variables on
+// every path. It also classifies each fd. It leaves marking the fds
+// close-on-exec to the caller, which holds syscall.ForkLock meanwhile,
+// except on an error, where the fds checked are marked as libsystemd
+// marks them.
 func inherit(env environ) ([]inheritedFD, error) {
 	defer unsetEnv()
 	le, err := parseEnv(env)
 	if err != nil || le.n == 0 {
 		return nil, err
 	}
-	if err := markInherited(le.n); err != nil {
+	if n, err := checkInherited(le.n); err != nil {
+		markRange(n)
 		return nil, err
 	}
 	names, err := le.fdNames(le.n)
 	if err != nil {
+		markRange(le.n)
 		return nil, err
 	}
 	fds := make([]inheritedFD, le.n)
@@ -41,6 +46,7 @@ func inherit(env environ) ([]inheritedFD, error) {
 		e := &fds[i]
 		e.fd, e.name = firstFD+i, names[i]
 		if e.kind, e.class, e.sotype, err = classify(e.fd); err != nil {
+			markRange(le.n)
 			return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
 		}
 	}
@@ -53,27 +59,44 @@ func unsetEnv() {
 	}
 }
 
-// markInherited sets FD_CLOEXEC on fds 3 … 3+n-1, stopping at the first fd
-// that is not open or was not inherited. An fd that is close-on-exec
-// already cannot have come through exec: this process opened it (the Go
-// runtime does, before main), so it is not the manager's. The loop ends at
-// the first such fd, so its cost follows the fds really open, not n.
-func markInherited(n int) error {
-	for fd := firstFD; fd-firstFD < n; fd++ {
+// checkInherited checks that fds 3 … 3+n-1 are open and inherited,
+// stopping at the first that is not, and returns how many are. An fd
+// that is close-on-exec already cannot have come through exec: this
+// process opened it (the Go runtime does, before main), so it is not the
+// manager's. The loop ends at the first such fd, so its cost follows the
+// fds really open, not n.
+func checkInherited(n int) (int, error) {
+	for i := 0; i < n; i++ {
+		fd := firstFD + i
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err != nil {
-			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", n, fd, os.NewSyscallError("fcntl", err))
+			return i, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", n, fd, os.NewSyscallError("fcntl", err))
 		}
 		if flags&unix.FD_CLOEXEC != 0 {
-			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d was not inherited (it is close-on-exec, so this process opened it): %w",
+			return i, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d was not inherited (it is close-on-exec, so this process opened it): %w",
 				n, fd, os.NewSyscallError("fcntl", unix.EBADF))
 		}
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC); err != nil {
-			return fmt.Errorf("activation: fd %d: %w", fd, os.NewSyscallError("fcntl", err))
-		}
 	}
-	return nil
+	return n, nil
 }
+
+// markRange marks fds 3 … 3+n-1 close-on-exec.
+func markRange(n int) {
+	for i := 0; i < n; i++ {
+		markCloseOnExec(firstFD + i)
+	}
+}
+
+// markCloseOnExec sets FD_CLOEXEC on an inherited fd, known to be open
+// and to have no other fd flag.
+func markCloseOnExec(fd int) {
+	unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+}
+
+// holdForks keeps the standard library from forking until releaseForks.
+func holdForks() { syscall.ForkLock.RLock() }
+
+func releaseForks() { syscall.ForkLock.RUnlock() }
 
 // classify tells what fd is with as few system calls as it can: one
 // getsockopt for a listening socket, two for other sockets, and fstat

@@ -63,21 +63,26 @@ const selectorPrefix = "sd-listen"
 // claim serves Listen and ListenPacket: the inherited socket the address
 // selects or is bound to, or else what fallback makes.
 func claim[T io.Closer](network, address string, fits func(*inheritedFD) bool, convert converter[T], what string, fallback func() (T, error)) (T, error) {
-	var zero T
-	set, err := inherited()
-	if err != nil {
+	var v T
+	var ok bool
+	selector := isSelector(address)
+	found, err := use(func(s *fdSet) (err error) {
+		if selector {
+			v, err = claimSelected(s, network, address, fits, convert, what)
+			return err
+		}
+		v, ok, err = claimBoundTo(s, network, address, fits, convert)
+		return err
+	})
+	switch {
+	case err != nil:
+		var zero T
 		return zero, err
-	}
-	if isSelector(address) {
-		if set == nil {
-			return zero, fmt.Errorf("activation: listen %s %s: nothing was inherited", network, address)
-		}
-		return claimSelected(set, network, address, fits, convert, what)
-	}
-	if set != nil {
-		if v, ok, err := claimBoundTo(set, network, address, fits, convert); ok || err != nil {
-			return v, err
-		}
+	case selector && !found:
+		var zero T
+		return zero, fmt.Errorf("activation: listen %s %s: nothing was inherited", network, address)
+	case selector || ok:
+		return v, nil
 	}
 	return fallback()
 }
@@ -91,8 +96,6 @@ func isSelector(address string) bool {
 // claimSelected claims the fd that an sd-listen or fd: address selects.
 func claimSelected[T io.Closer](s *fdSet, network, address string, fits func(*inheritedFD) bool, convert converter[T], what string) (T, error) {
 	var zero T
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	sel, err := parseSelector(address, s.hasName)
 	if err != nil {
 		return zero, err
@@ -193,8 +196,6 @@ func (s *fdSet) summary() string {
 // there is one; ok reports whether it did.
 func claimBoundTo[T io.Closer](s *fdSet, network, address string, fits func(*inheritedFD) bool, convert converter[T]) (v T, ok bool, err error) {
 	var zero T
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i := range s.fds {
 		e := &s.fds[i]
 		if e.claimed || !fits(e) {
