@@ -108,6 +108,9 @@ func runChild(name string) int {
 	if os.Getenv("LISTEN_PID") == "self" {
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
+	if v := os.Getenv("LISTEN_PIDFDID"); v == "self" || v == "other" {
+		setPidfdID(v == "other")
+	}
 	var r report
 	switch name {
 	case "calls":
