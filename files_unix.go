@@ -160,28 +160,29 @@ func describe(e *inheritedFD) {
 		}
 		e.sotype = sotype
 	}
-	sotype := e.sotype
-	sa, err := unix.Getsockname(e.fd)
+	// The syscall package's getsockname, unlike x/sys's, does not ask
+	// for the protocol of every inet socket.
+	sa, err := syscall.Getsockname(e.fd)
 	if err != nil {
 		e.network = "other"
 		return
 	}
-	e.laddr = sockaddrToAddr(sa, sotype)
+	e.laddr = sockaddrToAddr(sa, e.sotype)
 	e.network = networkOf(e.laddr)
 	if e.class != listenerSocket {
-		if peer, err := unix.Getpeername(e.fd); err == nil {
-			e.raddr = sockaddrToAddr(peer, sotype)
+		if peer, err := syscall.Getpeername(e.fd); err == nil {
+			e.raddr = sockaddrToAddr(peer, e.sotype)
 		}
 	}
 }
 
 // sockaddrToAddr is the net package's address for sa on a socket of type
 // sotype, or nil for families and types the net package does not serve.
-func sockaddrToAddr(sa unix.Sockaddr, sotype int) net.Addr {
+func sockaddrToAddr(sa syscall.Sockaddr, sotype int) net.Addr {
 	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, "", sotype)
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		zone := ""
 		if sa.ZoneId != 0 {
 			zone = strconv.FormatUint(uint64(sa.ZoneId), 10)
@@ -190,7 +191,7 @@ func sockaddrToAddr(sa unix.Sockaddr, sotype int) net.Addr {
 			}
 		}
 		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, zone, sotype)
-	case *unix.SockaddrUnix:
+	case *syscall.SockaddrUnix:
 		switch sotype {
 		case unix.SOCK_STREAM:
 			return &net.UnixAddr{Name: sa.Name, Net: "unix"}
@@ -226,7 +227,7 @@ func parkedFile(e *inheritedFD) (*os.File, error) {
 	}
 	fd := -1
 	var dupErr error
-	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+	if err := rc.Control(func(s uintptr) { fd, dupErr = dupCloseOnExec(int(s)) }); err != nil {
 		return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
 	}
 	if dupErr != nil {
