@@ -19,7 +19,7 @@ import (
 )
 
 func TestEveryKindOfFDGoesToTheCallForIt(t *testing.T) {
-	dir := t.TempDir()
+	dir := socketDir(t)
 	web, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	web6, _ := tcpListener(t, "tcp6", "[::1]:0")
 	dns := udpConn(t, "udp4", "127.0.0.1:0")
@@ -85,7 +85,7 @@ func TestEveryKindOfFDGoesToTheCallForIt(t *testing.T) {
 func TestInheritedDescribesWithoutClaiming(t *testing.T) {
 	web, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	dns := udpConn(t, "udp4", "127.0.0.1:0")
-	packet := unixListener(t, "unixpacket", filepath.Join(t.TempDir(), "packet"))
+	packet := unixListener(t, "unixpacket", filepath.Join(socketDir(t), "packet"))
 	r := run(t, childProc{
 		scenario: "calls",
 		files:    filesOf(web, dns, packet),
@@ -263,7 +263,7 @@ func contains(s []int, v int) bool {
 }
 
 func TestListenTakesWhatTheAddressNames(t *testing.T) {
-	dir := t.TempDir()
+	dir := socketDir(t)
 	web, webL := tcpListener(t, "tcp4", "127.0.0.1:0")
 	api, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	dns := udpConn(t, "udp4", "127.0.0.1:0")
