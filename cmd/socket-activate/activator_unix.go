@@ -292,15 +292,22 @@ func (a *activator) delay(d time.Duration) bool {
 
 // start starts the program with the sockets and the stored fds.
 func (a *activator) start(restarts int) (*exec.Cmd, error) {
-	files := append([]*os.File(nil), a.socks...)
-	names := append([]string(nil), a.names...)
-	var extra []string
-	if a.notif != nil {
-		stored, storedNames := a.notif.stored()
-		files = append(files, stored...)
-		names = append(names, storedNames...)
-		extra = append(extra, "NOTIFY_SOCKET="+a.notif.path)
+	if a.notif == nil {
+		return a.startWith(nil, nil, nil, restarts)
 	}
+	var cmd *exec.Cmd
+	err := a.notif.handOver(func(stored []*os.File, names []string) (err error) {
+		cmd, err = a.startWith(stored, names, []string{"NOTIFY_SOCKET=" + a.notif.path}, restarts)
+		return err
+	})
+	return cmd, err
+}
+
+// startWith starts the program with the sockets, then the stored fds
+// named storedNames, and the extra environment.
+func (a *activator) startWith(stored []*os.File, storedNames, extra []string, restarts int) (*exec.Cmd, error) {
+	files := append(append([]*os.File(nil), a.socks...), stored...)
+	names := append(append([]string(nil), a.names...), storedNames...)
 	var cmd *exec.Cmd
 	if a.opts.inetd {
 		cmd = a.command(nil, nil, extra...)

@@ -31,6 +31,8 @@
 //	                            socket-activate gets SIGHUP; the sockets stay open
 //	    --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
 //	                            keep fds sent with FDSTORE=1 for the next start
+//	                            (an fd that hangs up is dropped, unless sent
+//	                            with FDPOLL=0)
 //
 // An address ADDR is one of
 //
@@ -100,6 +102,15 @@
 // closed. At every start the stored fds are passed after the sockets, their
 // names in LISTEN_FDNAMES, so that a program can hand state such as open
 // connections to its next run.
+//
+// As systemd does, socket-activate watches the stored fds and closes and
+// drops one that reports POLLHUP or POLLERR, saying so on standard error:
+// a connection whose peer is gone (a TCP connection once it is reset or
+// shut down both ways, not after a mere FIN), a pipe whose write end is
+// closed. A listening socket never reports either. An fd that hung up is
+// never passed to the next start. FDPOLL=0 in the FDSTORE=1 message keeps
+// its fds however they poll, until FDSTOREREMOVE=1; for a file stored
+// twice, the first message's FDPOLL holds.
 //
 // # Errors
 //

@@ -31,6 +31,7 @@ const (
 	helperEnv  = "SA_TEST_HELPER"     // run a helper program
 	exitEnv    = "SA_TEST_EXIT_AFTER" // "report" exits after this many requests
 	stateEnv   = "SA_TEST_STATE"      // a file "store" creates on its first run
+	fdpollEnv  = "SA_TEST_FDPOLL"     // "store-conn" adds it to its FDSTORE=1 message
 )
 
 func TestMain(m *testing.M) {
@@ -68,6 +69,8 @@ func helper(name string) int {
 		err = awaitSignal()
 	case "store":
 		err = useStore()
+	case "store-conn":
+		err = storeConn()
 	default:
 		err = fmt.Errorf("unknown helper %q", name)
 	}
@@ -281,8 +284,13 @@ func awaitSignal() error {
 // named web). Each run prints what it got and exits; the fourth waits for
 // SIGTERM. The state file counts the runs.
 //
-//	run 1: stores a pipe holding "kept data" as "kept"; sends another fd
-//	       without FDSTORE=1 and checks that the activator closes it.
+// A pipe whose write end is closed reports POLLHUP, so the pipes that must
+// stay are stored with FDPOLL=0.
+//
+//	run 1: stores a pipe holding "kept data" as "kept"; stores a pipe whose
+//	       write end is closed as "gone" (dropped: it hung up); sends
+//	       another fd without FDSTORE=1 and checks that the activator
+//	       closes it.
 //	run 2: reads "kept" back on fd 4 and stores it again (a duplicate, not
 //	       kept twice); stores a pipe holding "more data" without FDNAME.
 //	run 3: reads "stored" on fd 5; removes "kept" with FDSTOREREMOVE=1.
@@ -299,7 +307,10 @@ func useStore() error {
 	fmt.Printf("run %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s\n", runs, os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"))
 	switch runs {
 	case 1:
-		if err := storePipe("kept data", "FDSTORE=1\nFDNAME=kept"); err != nil {
+		if err := storePipe("kept data", "FDSTORE=1\nFDNAME=kept\nFDPOLL=0"); err != nil {
+			return err
+		}
+		if err := storePipe("", "FDSTORE=1\nFDNAME=gone"); err != nil {
 			return err
 		}
 		return checkUnstoredClosed()
@@ -310,7 +321,7 @@ func useStore() error {
 		if err := notify("FDSTORE=1\nFDNAME=kept", []int{4}); err != nil {
 			return err
 		}
-		return storePipe("more data", "FDSTORE=1")
+		return storePipe("more data", "FDSTORE=1\nFDPOLL=0")
 	case 3:
 		if err := printFD(5); err != nil {
 			return err
@@ -319,6 +330,71 @@ func useStore() error {
 	}
 	<-sigs
 	return nil
+}
+
+// storeConn stores a connection (--notify --restart --now, one socket):
+//
+//	run 1: accepts a connection on fd 3, stores it as "conn" with
+//	       FDSTORE=1 and SA_TEST_FDPOLL's line, closes its own copy, says
+//	       "stored conn" and waits for SIGTERM.
+//	run 2: says what it got; given a second fd, waits until that fd
+//	       reports POLLHUP or POLLERR (the peer is gone) and says so; then
+//	       waits for SIGTERM.
+func storeConn() error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	state := os.Getenv(stateEnv)
+	b, _ := os.ReadFile(state)
+	runs := len(b) + 1
+	if err := os.WriteFile(state, append(b, '.'), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("run %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s\n", runs, os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"))
+	switch runs {
+	case 1:
+		fd, _, err := unix.Accept(3)
+		if err != nil {
+			return err
+		}
+		err = notify("FDSTORE=1\nFDNAME=conn\n"+os.Getenv(fdpollEnv), []int{fd})
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+		fmt.Println("stored conn")
+	case 2:
+		if n, _ := listenFDs(); n >= 2 {
+			hungUp, err := awaitHangUp(4)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("fd 4 hung up: %v\n", hungUp)
+		}
+	}
+	<-sigs
+	return nil
+}
+
+// awaitHangUp waits at most timeout for fd to report POLLHUP or POLLERR
+// and reports whether it did.
+func awaitHangUp(fd int) (bool, error) {
+	pfd := []unix.PollFd{{Fd: int32(fd)}}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		k, err := unix.Poll(pfd, int(left/time.Millisecond)+1)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return false, err
+		case k == 1:
+			return pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0, nil
+		}
+	}
 }
 
 // printFD prints what can be read from fd.

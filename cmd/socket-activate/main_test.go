@@ -752,10 +752,104 @@ func TestNotifyKeepsStoredFDsAcrossRestarts(t *testing.T) {
 	}
 	p.stderr.wait(t, "^socket-activate: ready$", 1)
 	p.stderr.wait(t, `^socket-activate: warning: 1 fds sent without FDSTORE=1 closed$`, 1)
+	p.stderr.wait(t, `^socket-activate: fd store: closed the fd named "gone": it reported POLLHUP$`, 1)
 	p.signal(t, syscall.SIGTERM)
 	if code := p.exitCode(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
+}
+
+func TestNotifyDropsStoredConnectionsWhosePeerIsGone(t *testing.T) {
+	dir := shortTempDir(t)
+	dropped := `^socket-activate: fd store: closed the fd named "conn": it reported POLL(HUP|ERR)$`
+	tests := []struct {
+		name    string
+		listen  string
+		network string
+		fdpoll  string
+		run2    []string // what the second run says
+		keeps   int      // stored fds the activator holds during run 2
+	}{{
+		name:    "a unix connection whose peer closed is not passed to the next start",
+		listen:  filepath.Join(dir, "drop"),
+		network: "unix",
+		run2:    []string{"run 2: LISTEN_FDS=1 LISTEN_FDNAMES=web"},
+	}, {
+		name:    "a TCP connection whose peer reset it is not passed to the next start",
+		listen:  "127.0.0.1:0",
+		network: "tcp",
+		run2:    []string{"run 2: LISTEN_FDS=1 LISTEN_FDNAMES=web"},
+	}, {
+		name:    "a unix connection stored with FDPOLL=0 is passed although its peer closed",
+		listen:  filepath.Join(dir, "keep"),
+		network: "unix",
+		fdpoll:  "FDPOLL=0",
+		run2:    []string{"run 2: LISTEN_FDS=2 LISTEN_FDNAMES=web:conn", "fd 4 hung up: true"},
+		keeps:   1,
+	}, {
+		name:    "a TCP connection stored with FDPOLL=0 is passed although its peer reset it",
+		listen:  "127.0.0.1:0",
+		network: "tcp",
+		fdpoll:  "FDPOLL=0",
+		run2:    []string{"run 2: LISTEN_FDS=2 LISTEN_FDNAMES=web:conn", "fd 4 hung up: true"},
+		keeps:   1,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state")
+			p := startProc(t, append([]string{"--notify", "--restart", "--now", "-l", tt.listen, "--fdname=web",
+				"-E", stateEnv + "=" + state, "-E", fdpollEnv + "=" + tt.fdpoll}, helperArgs(t, "store-conn")...)...)
+			addr := p.addrs(t, 1)[0]
+			p.stdout.wait(t, "^run 1: ", 1)
+			fdsBefore := ownFDs(openFDs(t, p.cmd.Process.Pid))
+			c, err := net.DialTimeout(tt.network, addr, timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.stdout.wait(t, "^stored conn$", 1)
+			if tc, ok := c.(*net.TCPConn); ok {
+				// A TCP connection reports POLLHUP once reset, not after a
+				// mere FIN.
+				tc.SetLinger(0)
+			}
+			c.Close()
+			if tt.fdpoll == "" {
+				p.stderr.wait(t, dropped, 1)
+			}
+			p.signal(t, syscall.SIGHUP)
+			p.stdout.wait(t, "^"+regexp.QuoteMeta(tt.run2[len(tt.run2)-1])+"$", 1)
+			want := append([]string{"run 1: LISTEN_FDS=1 LISTEN_FDNAMES=web", "stored conn"}, tt.run2...)
+			if got := strings.Split(p.stdout.text(), "\n"); !reflect.DeepEqual(got, want) {
+				t.Errorf("program's runs:\n%s", diff(want, got))
+			}
+			if fdsBefore != nil {
+				if now := ownFDs(openFDs(t, p.cmd.Process.Pid)); len(now) != len(fdsBefore)+tt.keeps {
+					t.Errorf("the activator has %d open fds during run 2, want %d (%d before the store, plus %d stored):\nbefore: %q\nnow: %q",
+						len(now), len(fdsBefore)+tt.keeps, len(fdsBefore), tt.keeps, fdsBefore, now)
+				}
+			}
+			p.signal(t, syscall.SIGTERM)
+			if code := p.exitCode(t); code != 0 {
+				t.Errorf("exit status %d, want 0", code)
+			}
+			p.stderr.waitEOF(t)
+			if got := len(regexp.MustCompile(`(?m)`+dropped).FindAllString(p.stderr.text(), -1)); got != 1-tt.keeps {
+				t.Errorf("stderr says %d times that the stored connection was closed, want %d", got, 1-tt.keeps)
+			}
+		})
+	}
+}
+
+// ownFDs leaves out of an openFDs list the Go runtime's netpoller, which
+// it opens at its first use.
+func ownFDs(fds []string) []string {
+	var own []string
+	for _, fd := range fds {
+		if !strings.HasSuffix(fd, " anon_inode:[eventpoll]") && !strings.HasSuffix(fd, " anon_inode:[eventfd]") {
+			own = append(own, fd)
+		}
+	}
+	return own
 }
 
 func TestInetdWithoutAcceptPassesTheListeningSocket(t *testing.T) {

@@ -21,23 +21,29 @@ const maxStored = 256
 type notifier struct {
 	path   string // the socket, in a directory of its own
 	stderr io.Writer
+	done   chan struct{} // closed when watch returns
 
-	mu    sync.Mutex // serializes drain and guards store and sock
-	sock  int        // non-blocking unixgram socket; -1 once closed
-	store []storedFD
-	buf   []byte
-	oob   []byte
+	mu     sync.Mutex // serializes drain and guards the fields below
+	closed bool
+	sock   int // non-blocking unixgram socket
+	wakeR  int // non-blocking pipe: a byte written to wakeW wakes watch
+	wakeW  int // to look at the store again or to return
+	store  []storedFD
+	buf    []byte
+	oob    []byte
 }
 
 // storedFD is an fd kept by FDSTORE=1. The notifier owns file.
 type storedFD struct {
 	file     *os.File
+	fd       int // file's, polled without file.Fd, which would make it blocking
 	name     string
 	dev, ino uint64
+	poll     bool // dropped on POLLHUP or POLLERR: not stored with FDPOLL=0
 }
 
 // newNotifier binds a datagram socket in a new temporary directory and
-// starts reading it.
+// starts reading it and watching the store.
 func newNotifier(stderr io.Writer) (*notifier, error) {
 	dir, err := os.MkdirTemp("", "socket-activate-")
 	if err != nil {
@@ -46,6 +52,7 @@ func newNotifier(stderr io.Writer) (*notifier, error) {
 	n := &notifier{
 		path:   filepath.Join(dir, "notify"),
 		stderr: stderr,
+		done:   make(chan struct{}),
 		buf:    make([]byte, 4096),
 		// Room for the most fds one message can carry (SCM_MAX_FD on
 		// Linux) and the sender's credentials.
@@ -61,8 +68,14 @@ func newNotifier(stderr io.Writer) (*notifier, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
-	n.sock = fd
-	go n.read(fd)
+	wake, err := newWakePipe()
+	if err != nil {
+		unix.Close(fd)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	n.sock, n.wakeR, n.wakeW = fd, wake[0], wake[1]
+	go n.watch()
 	return n, nil
 }
 
@@ -81,26 +94,111 @@ func setupNotify(fd int, path string) error {
 	return nil
 }
 
-// read handles notifications as they arrive, until the socket is closed.
-func (n *notifier) read(fd int) {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+// newWakePipe returns a pipe, both ends non-blocking and close-on-exec.
+func newWakePipe() ([2]int, error) {
+	var p [2]int
+	syscall.ForkLock.RLock()
+	err := unix.Pipe(p[:])
+	if err == nil {
+		unix.CloseOnExec(p[0])
+		unix.CloseOnExec(p[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return p, os.NewSyscallError("pipe", err)
+	}
+	for _, fd := range p {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			closeFDs(p[:])
+			return p, os.NewSyscallError("fcntl", err)
+		}
+	}
+	return p, nil
+}
+
+// watch handles notifications as they arrive and drops stored fds that
+// hang up, as systemd does, until close.
+//
+// Its poll only wakes it: the fds it polls may have been dropped meanwhile
+// (and their numbers reused), so prune looks at the store again under the
+// lock before dropping anything.
+func (n *notifier) watch() {
+	defer close(n.done)
+	var pfds []unix.PollFd
 	for {
-		_, err := unix.Poll(pfd, -1)
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return
+		}
+		pfds = append(pfds[:0],
+			unix.PollFd{Fd: int32(n.sock), Events: unix.POLLIN},
+			unix.PollFd{Fd: int32(n.wakeR), Events: unix.POLLIN})
+		for _, s := range n.store {
+			if s.poll {
+				// No events: poll reports POLLHUP and POLLERR regardless.
+				pfds = append(pfds, unix.PollFd{Fd: int32(s.fd)})
+			}
+		}
+		n.mu.Unlock()
+		_, err := unix.Poll(pfds, -1)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil || pfd[0].Revents&unix.POLLNVAL != 0 || !n.drain() {
+		if err != nil {
+			n.warn("notify socket: %v", os.NewSyscallError("poll", err))
+			return
+		}
+		if pfds[1].Revents != 0 {
+			n.clearWake()
+		}
+		for _, p := range pfds[2:] {
+			if p.Revents != 0 {
+				n.prune()
+				break
+			}
+		}
+		if pfds[0].Revents&unix.POLLNVAL != 0 || (pfds[0].Revents != 0 && !n.drain()) {
+			return
+		}
+	}
+}
+
+// warn prints a warning, unless the notifier is closed.
+func (n *notifier) warn(format string, args ...any) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closed {
+		fmt.Fprintf(n.stderr, "socket-activate: warning: "+format+"\n", args...)
+	}
+}
+
+// wake makes watch look at the store again. n.mu must be held.
+func (n *notifier) wake() {
+	// A full pipe already wakes watch: EAGAIN is fine.
+	unix.Write(n.wakeW, []byte{0})
+}
+
+// clearWake empties the wake pipe.
+func (n *notifier) clearWake() {
+	var b [64]byte
+	for range 100 {
+		k, err := unix.Read(n.wakeR, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || k < len(b) {
 			return
 		}
 	}
 }
 
 // drain handles every notification waiting on the socket. It reports
-// false once the socket is closed.
+// false once the notifier is closed.
 func (n *notifier) drain() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.sock < 0 {
+	if n.closed {
 		return false
 	}
 	for {
@@ -160,8 +258,9 @@ func (n *notifier) handle(msg []byte, fds []int) {
 	if !named {
 		name = "stored"
 	}
+	poll := vars["FDPOLL"] != "0"
 	for i, fd := range fds {
-		if err := n.keep(fd, name); err != nil {
+		if err := n.keep(fd, name, poll); err != nil {
 			fmt.Fprintf(n.stderr, "socket-activate: warning: fd store: %v\n", err)
 			closeFDs(fds[i:])
 			return
@@ -171,8 +270,10 @@ func (n *notifier) handle(msg []byte, fds []int) {
 
 // keep adds fd to the store under name, unless the same file is there
 // already (as systemd does, so that a program that stores again what it
-// got back does not fill the store). It takes ownership of fd.
-func (n *notifier) keep(fd int, name string) error {
+// got back does not fill the store; the first FDPOLL stays). Unless poll is
+// false, the fd is dropped once it reports POLLHUP or POLLERR. keep takes
+// ownership of fd.
+func (n *notifier) keep(fd int, name string, poll bool) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
@@ -189,46 +290,119 @@ func (n *notifier) keep(fd int, name string) error {
 		unix.Close(fd)
 		return fmt.Errorf("more than %d fds stored", maxStored)
 	}
-	n.store = append(n.store, storedFD{file: os.NewFile(uintptr(fd), name), name: name, dev: dev, ino: ino})
+	n.store = append(n.store, storedFD{file: os.NewFile(uintptr(fd), name), fd: fd, name: name, dev: dev, ino: ino, poll: poll})
+	if poll {
+		n.wake()
+	}
 	return nil
 }
 
 // remove closes and drops every stored fd named name.
 func (n *notifier) remove(name string) {
+	n.drop(func(s storedFD) bool { return s.name == name })
+}
+
+// drop closes and drops every stored fd for which gone is true.
+func (n *notifier) drop(gone func(storedFD) bool) {
 	kept := n.store[:0]
 	for _, s := range n.store {
-		if s.name == name {
+		if gone(s) {
 			s.file.Close()
 			continue
 		}
 		kept = append(kept, s)
 	}
+	if len(kept) < len(n.store) {
+		n.wake()
+	}
 	clear(n.store[len(kept):])
 	n.store = kept
 }
 
-// stored returns the stored fds and their names, to pass after the
-// sockets. The notifier keeps owning the files.
-func (n *notifier) stored() ([]*os.File, []string) {
+// prune closes and drops the stored fds that report POLLHUP or POLLERR
+// now, as systemd does, except those stored with FDPOLL=0. A listening
+// socket never reports either; a connection does once its peer is gone
+// (a TCP connection once it is reset, or shut down both ways).
+func (n *notifier) prune() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if !n.closed {
+		n.pruneLocked()
+	}
+}
+
+// pruneLocked is prune with n.mu held.
+func (n *notifier) pruneLocked() {
+	if len(n.store) == 0 {
+		return
+	}
+	pfds := make([]unix.PollFd, len(n.store))
+	for i, s := range n.store {
+		pfds[i] = unix.PollFd{Fd: -1}
+		if s.poll {
+			pfds[i].Fd = int32(s.fd)
+		}
+	}
+	for {
+		_, err := unix.Poll(pfds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(n.stderr, "socket-activate: warning: fd store: %v\n", os.NewSyscallError("poll", err))
+			return
+		}
+		break
+	}
+	hungUp := map[*os.File]bool{}
+	for i, p := range pfds {
+		if p.Revents&(unix.POLLHUP|unix.POLLERR) == 0 {
+			continue
+		}
+		s := n.store[i]
+		hungUp[s.file] = true
+		event := "POLLHUP"
+		if p.Revents&unix.POLLERR != 0 {
+			event = "POLLERR"
+		}
+		fmt.Fprintf(n.stderr, "socket-activate: fd store: closed the fd named %q: it reported %s\n", s.name, event)
+	}
+	if len(hungUp) > 0 {
+		n.drop(func(s storedFD) bool { return hungUp[s.file] })
+	}
+}
+
+// handOver drops the stored fds that hung up, then calls start with the
+// others and their names, to pass after the sockets. The store stays
+// locked until start returns, so that no fd is closed before the program
+// has its copy. The notifier keeps owning the files.
+func (n *notifier) handOver(start func(files []*os.File, names []string) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pruneLocked()
 	files := make([]*os.File, len(n.store))
 	names := make([]string, len(n.store))
 	for i, s := range n.store {
 		files[i], names[i] = s.file, s.name
 	}
-	return files, names
+	return start(files, names)
 }
 
-// close closes the socket and the stored fds and removes the socket's
-// directory.
+// close stops watch, closes the socket and the stored fds and removes the
+// socket's directory.
 func (n *notifier) close() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.sock >= 0 {
-		unix.Close(n.sock)
-		n.sock = -1
+	if n.closed {
+		n.mu.Unlock()
+		return
 	}
+	n.closed = true
+	n.wake()
+	n.mu.Unlock()
+	<-n.done
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	closeFDs([]int{n.sock, n.wakeR, n.wakeW})
 	for _, s := range n.store {
 		s.file.Close()
 	}

@@ -33,6 +33,8 @@ Options:
                               socket-activate gets SIGHUP; the sockets stay open
       --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
                               keep fds sent with FDSTORE=1 for the next start
+                              (an fd that hangs up is dropped, unless sent
+                              with FDPOLL=0)
 
 Addresses:
   PORT                        every address, IPv6 and IPv4 (dual stack)
