@@ -38,9 +38,10 @@ func Example() {
 		log.Printf("notify: %v", err)
 	}
 
-	// … until asked to stop:
+	// … until asked to stop: say so, then finish the requests in progress
+	// and exit. http.Server.Shutdown alone would drop a request it reads
+	// just after it began: examples/notify-service shows how to lose none.
 	notify.Stopping()
-	srv.Shutdown(ctx)
 }
 
 // Outside a supervised service, NOTIFY_SOCKET is unset and every call reports

@@ -40,6 +40,11 @@ func main() {
 }
 
 func run(addr, name string) error {
+	// Before READY=1: from then on the manager may stop the service at any
+	// time.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, append(stopSignals, reloadSignals...)...)
+
 	listeners, err := listen(addr, name)
 	if err != nil {
 		return err
@@ -49,7 +54,12 @@ func run(addr, name string) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from pid %d\n", os.Getpid())
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: mux,
+		// Also bounds how long a silent client delays the shutdown.
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	pending := track(srv)
 
 	var serving sync.WaitGroup
 	serveErr := make(chan error, len(listeners))
@@ -57,7 +67,8 @@ func run(addr, name string) error {
 		serving.Add(1)
 		go func(l net.Listener) {
 			defer serving.Done()
-			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			// shutdown closes l, which ends Serve with net.ErrClosed.
+			if err := srv.Serve(l); !errors.Is(err, net.ErrClosed) {
 				serveErr <- err
 			}
 		}(l)
@@ -71,8 +82,6 @@ func run(addr, name string) error {
 	report(notify.Ready())
 	report(notify.Status(fmt.Sprintf("serving on %s", listeners[0].Addr())))
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, append(stopSignals, reloadSignals...)...)
 	for {
 		select {
 		case sig := <-signals:
@@ -83,7 +92,7 @@ func run(addr, name string) error {
 				report(notify.Ready())
 				continue
 			}
-			return shutdown(srv, &serving)
+			return shutdown(srv, listeners, &serving, pending)
 		case err := <-serveErr:
 			report(notify.Status("failed: " + err.Error()))
 			return fmt.Errorf("serving: %w", err)
@@ -132,16 +141,95 @@ func listen(addr, name string) ([]net.Listener, error) {
 	return []net.Listener{l}, nil
 }
 
-// shutdown stops accepting, lets requests in progress finish, and exits.
-// Connections not yet accepted wait in the stored socket for the next start.
-func shutdown(srv *http.Server, serving *sync.WaitGroup) error {
+// shutdown stops accepting, answers every connection accepted, and
+// returns. Closing the listeners closes this process's copies only: the
+// manager keeps the socket (in the file descriptor store, or for
+// notify-service.socket), and connections not accepted yet wait in its
+// backlog for the next start. Run by hand, nothing else holds the socket,
+// and they are refused.
+func shutdown(srv *http.Server, listeners []net.Listener, serving *sync.WaitGroup, pending *unanswered) error {
 	report(notify.Stopping())
 	report(notify.Status("finishing requests in progress"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := srv.Shutdown(ctx)
+	for _, l := range listeners {
+		l.Close()
+	}
+	// Serve returns once every connection it accepted is tracked.
 	serving.Wait()
-	return err
+	if err := pending.wait(ctx); err != nil {
+		return err
+	}
+	return srv.Shutdown(ctx)
+}
+
+// unanswered tracks the connections a server accepted whose first request
+// has not reached a handler yet.
+//
+// http.Server.Shutdown alone loses such requests: net/http closes a
+// connection without an answer when it reads the request only after
+// Shutdown began (golang/go#65802), and under load some connection is
+// always in that window. So a stopping server closes its listeners, waits
+// until every accepted connection's first request reaches a handler, and
+// only then calls Shutdown, which waits for the handlers.
+type unanswered struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+type connKey struct{}
+
+// track makes srv report its connections to a new unanswered. Call it
+// before Serve.
+func track(srv *http.Server) *unanswered {
+	u := &unanswered{conns: map[net.Conn]bool{}}
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, c)
+	}
+	srv.ConnState = func(c net.Conn, state http.ConnState) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		switch state {
+		case http.StateNew:
+			u.conns[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(u.conns, c)
+		}
+	}
+	h := srv.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+			u.mu.Lock()
+			delete(u.conns, c)
+			u.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+	return u
+}
+
+// wait waits until every connection's first request has reached a
+// handler, or until ctx ends. The server's ReadHeaderTimeout bounds how
+// long a silent client keeps its connection.
+func (u *unanswered) wait(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		u.mu.Lock()
+		n := len(u.conns)
+		u.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d connections still without an answer: %w", n, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // report logs a failed notification; a service keeps running without them.
