@@ -597,16 +597,3 @@ func diff(t *testing.T, what string, want, got any) {
 		t.Errorf("%s:\n-want %#v\n+got  %#v", what, want, got)
 	}
 }
-
-// socketDir is a fresh directory with a short path, for unix sockets: a
-// socket path is limited to 107 bytes, and t.TempDir's, named after the
-// test, can be longer.
-func socketDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}

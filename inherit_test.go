@@ -19,13 +19,12 @@ import (
 )
 
 func TestEveryKindOfFDGoesToTheCallForIt(t *testing.T) {
-	dir := socketDir(t)
 	web, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	web6, _ := tcpListener(t, "tcp6", "[::1]:0")
 	dns := udpConn(t, "udp4", "127.0.0.1:0")
-	sock := unixListener(t, "unix", filepath.Join(dir, "sock"))
-	gram := unixgramConn(t, filepath.Join(dir, "gram"))
-	packet := unixListener(t, "unixpacket", filepath.Join(dir, "packet"))
+	sock := unixListener(t, "unix", activationtest.SocketPath(t, "sock"))
+	gram := unixgramConn(t, activationtest.SocketPath(t, "gram"))
+	packet := unixListener(t, "unixpacket", activationtest.SocketPath(t, "packet"))
 	abstract := unixListener(t, "unix", fmt.Sprintf("@go-activation-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	conn, client := tcpConnPair(t)
 	pipe := pipeReader(t)
@@ -85,7 +84,7 @@ func TestEveryKindOfFDGoesToTheCallForIt(t *testing.T) {
 func TestInheritedDescribesWithoutClaiming(t *testing.T) {
 	web, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	dns := udpConn(t, "udp4", "127.0.0.1:0")
-	packet := unixListener(t, "unixpacket", filepath.Join(socketDir(t), "packet"))
+	packet := unixListener(t, "unixpacket", activationtest.SocketPath(t, "packet"))
 	r := run(t, childProc{
 		scenario: "calls",
 		files:    filesOf(web, dns, packet),
@@ -263,7 +262,7 @@ func contains(s []int, v int) bool {
 }
 
 func TestListenTakesWhatTheAddressNames(t *testing.T) {
-	dir := socketDir(t)
+	dir := filepath.Dir(activationtest.SocketPath(t, "sock"))
 	web, webL := tcpListener(t, "tcp4", "127.0.0.1:0")
 	api, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	dns := udpConn(t, "udp4", "127.0.0.1:0")

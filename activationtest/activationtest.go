@@ -54,6 +54,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -227,4 +228,18 @@ func ListenPacket(t testing.TB, name, network, address string) Socket {
 	}
 	t.Cleanup(func() { c.Close() })
 	return Socket{Name: name, PacketConn: c}
+}
+
+// SocketPath returns a path for a unix socket called name, in a new
+// directory that a cleanup removes. The directory is made under
+// os.TempDir with a short name: a socket path may have at most 107 bytes,
+// and t.TempDir's paths, named after the test, can be longer.
+func SocketPath(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sock")
+	if err != nil {
+		t.Fatalf("activationtest: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, name)
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -211,7 +210,7 @@ func diff[T any](t *testing.T, want, got T) {
 
 // unixListener listens on a fresh socket path; a cleanup closes it.
 func unixListener(t *testing.T, name string) activationtest.Socket {
-	return activationtest.Listen(t, name, "unix", filepath.Join(socketDir(t), "s"))
+	return activationtest.Listen(t, name, "unix", activationtest.SocketPath(t, "s"))
 }
 
 // describe is what the child should report for socket s.
@@ -257,7 +256,7 @@ func TestSelf(t *testing.T) {
 		sockets: func(t *testing.T) []activationtest.Socket {
 			return []activationtest.Socket{
 				unixListener(t, "stream"),
-				activationtest.ListenPacket(t, "dgram", "unixgram", filepath.Join(socketDir(t), "d")),
+				activationtest.ListenPacket(t, "dgram", "unixgram", activationtest.SocketPath(t, "d")),
 			}
 		},
 		wantNames: "stream:dgram",
@@ -406,17 +405,4 @@ func TestSelfServesPackageActivation(t *testing.T) {
 		"web: listener tcp " + web.Listener.Addr().String(),
 	}, "; ") + "\n"
 	diff(t, want, got)
-}
-
-// socketDir is a fresh directory with a short path, for unix sockets: a
-// socket path is limited to 107 bytes, and t.TempDir's, named after the
-// test, can be longer.
-func socketDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }

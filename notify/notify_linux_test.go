@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/go-activation/activation/activationtest"
 	"io"
 	"net"
 	"os"
@@ -35,7 +36,7 @@ type message struct {
 
 func newManager(t *testing.T) *manager {
 	t.Helper()
-	return bindManager(t, filepath.Join(socketDir(t), "notify"))
+	return bindManager(t, activationtest.SocketPath(t, "notify"))
 }
 
 func newAbstractManager(t *testing.T) *manager {
@@ -607,7 +608,7 @@ func TestWatchdogLoop(t *testing.T) {
 // writes reply, and closes.
 func streamManager(t *testing.T, typ int, reply string) (target, <-chan message, <-chan error) {
 	t.Helper()
-	path := filepath.Join(socketDir(t), "notify")
+	path := activationtest.SocketPath(t, "notify")
 	lfd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -740,17 +741,4 @@ func TestVsockAddressesResolveAsSystemdUsesThem(t *testing.T) {
 			}
 		})
 	}
-}
-
-// socketDir is a fresh directory with a short path, for unix sockets: a
-// socket path is limited to 107 bytes, and t.TempDir's, named after the
-// test, can be longer.
-func socketDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
