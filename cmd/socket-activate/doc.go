@@ -10,6 +10,7 @@
 // Usage:
 //
 //	socket-activate [OPTIONS...] PROGRAM [ARGS...]
+//	socket-activate --notify --now [OPTIONS...] PROGRAM [ARGS...]
 //
 // The options stop at the first argument that is not one, or after "--":
 //
@@ -103,6 +104,17 @@
 // names in LISTEN_FDNAMES, so that a program can hand state such as open
 // connections to its next run.
 //
+// With --notify and --now, -l may be left out, as a systemd Type=notify
+// service with FileDescriptorStoreMax= may have no socket unit: the
+// program opens its own listening sockets and stores them, and --restart
+// hands them to the next run, whose clients wait in the listen backlog
+// meanwhile. With no socket and nothing stored the program gets no
+// LISTEN_* variable at all, as systemd passes none when it has nothing to
+// pass; once it stored fds, the next start gets them with LISTEN_FDS,
+// LISTEN_FDNAMES and LISTEN_PID. Without -l, --now is needed, since there
+// is no socket to wait on, and --fdname, --datagram and --seqpacket,
+// which apply to -l sockets, are errors.
+//
 // As systemd does, socket-activate watches the stored fds and closes and
 // drops one that reports POLLHUP or POLLERR, saying so on standard error:
 // a connection whose peer is gone (a TCP connection once it is reset or
@@ -132,4 +144,10 @@
 //	socket-activate --restart -l 127.0.0.1:8080 --fdname=http /tmp/server &
 //	# after each rebuild:
 //	go build -o /tmp/server ./myserver && kill -HUP %1
+//
+// A server that opens its own listener and keeps it in the fd store
+// (notify.StoreListener in github.com/go-activation/activation/notify)
+// needs no -l:
+//
+//	socket-activate --notify --now --restart /tmp/server &
 package main

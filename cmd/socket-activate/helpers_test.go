@@ -71,6 +71,8 @@ func helper(name string) int {
 		err = useStore()
 	case "store-conn":
 		err = storeConn()
+	case "own-listener":
+		err = ownListener()
 	default:
 		err = fmt.Errorf("unknown helper %q", name)
 	}
@@ -373,6 +375,79 @@ func storeConn() error {
 	}
 	<-sigs
 	return nil
+}
+
+// ownListener opens and stores its own listener (--notify --now
+// --restart, no -l):
+//
+//	run 1: says which LISTEN_* variables it got, listens on 127.0.0.1:0,
+//	       stores the listener as "web", says "stored ADDR" and waits for
+//	       SIGTERM without accepting.
+//	run 2: says what it got and what fd 3 is, answers one connection on
+//	       fd 3 with "pid PID", says so and waits for SIGTERM.
+func ownListener() error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	state := os.Getenv(stateEnv)
+	b, _ := os.ReadFile(state)
+	runs := len(b) + 1
+	if err := os.WriteFile(state, append(b, '.'), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("run %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s LISTEN_PID=%s\n", runs, envValue("LISTEN_FDS"), envValue("LISTEN_FDNAMES"), envValue("LISTEN_PID"))
+	switch runs {
+	case 1:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		rc, err := l.(*net.TCPListener).SyscallConn()
+		if err != nil {
+			return err
+		}
+		// Control, not File().Fd(), which would make the socket blocking.
+		if cerr := rc.Control(func(fd uintptr) { err = notify("FDSTORE=1\nFDNAME=web", []int{int(fd)}) }); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Printf("stored %s\n", l.Addr())
+	case 2:
+		fmt.Printf("fd 3 is %s\n", strings.Join(strings.Fields(describeFD(3))[:2], " "))
+		l, err := net.FileListener(os.NewFile(3, "web"))
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		l.(*net.TCPListener).SetDeadline(time.Now().Add(timeout))
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(c, "pid %d\n", os.Getpid())
+		c.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Println("answered a connection on fd 3")
+	}
+	<-sigs
+	return nil
+}
+
+// envValue returns the value of the variable key, "self" for a LISTEN_PID
+// that is this process's pid, or "unset".
+func envValue(key string) string {
+	v, ok := os.LookupEnv(key)
+	switch {
+	case !ok:
+		return "unset"
+	case key == "LISTEN_PID" && v == strconv.Itoa(os.Getpid()):
+		return "self"
+	}
+	return v
 }
 
 // awaitHangUp waits at most timeout for fd to report POLLHUP or POLLERR

@@ -580,7 +580,11 @@ func TestSetupErrorsExitWithStatus1(t *testing.T) {
 	}, {
 		name:   "no -l",
 		args:   []string{exe},
-		stderr: "no socket to listen on: give at least one -l ADDR (see --help)",
+		stderr: "no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (see --help)",
+	}, {
+		name:   "no -l with --notify but without --now",
+		args:   []string{"--notify", "--restart", exe},
+		stderr: "--notify without -l needs --now: there is no socket to wait on for a first connection (see --help)",
 	}, {
 		name:   "no program",
 		args:   []string{"-l", "0"},
@@ -837,6 +841,54 @@ func TestNotifyDropsStoredConnectionsWhosePeerIsGone(t *testing.T) {
 				t.Errorf("stderr says %d times that the stored connection was closed, want %d", got, 1-tt.keeps)
 			}
 		})
+	}
+}
+
+func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	helper := helperArgs(t, "own-listener")
+	prog := helper[len(helper)-1]
+	p := startProc(t, append([]string{"--notify", "--now", "--restart", "-E", stateEnv + "=" + state}, helper...)...)
+	addr := p.stdout.wait(t, `^stored (\S+)$`, 1)[0][1]
+	// Run 1 never accepts: the connection waits in the backlog of the
+	// stored socket, which outlives run 1's own copy.
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	p.signal(t, syscall.SIGHUP)
+	answer, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("connection made during run 1: %v", err)
+	}
+	last := p.stdout.wait(t, "^answered a connection on fd 3$", 1)
+	if !regexp.MustCompile(`^pid \d+\n$`).MatchString(answer) {
+		t.Errorf("connection made during run 1: answer %q, want \"pid PID\\n\"", answer)
+	}
+	want := []string{
+		"run 1: LISTEN_FDS=unset LISTEN_FDNAMES=unset LISTEN_PID=unset",
+		"stored " + addr,
+		"run 2: LISTEN_FDS=1 LISTEN_FDNAMES=web LISTEN_PID=self",
+		"fd 3 is stream " + addr,
+		last[0][0],
+	}
+	if got := strings.Split(p.stdout.text(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("program's runs:\n%s", diff(want, got))
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.exitCode(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	p.stderr.waitEOF(t)
+	wantErr := []string{
+		"socket-activate: running " + prog,
+		"socket-activate: SIGHUP: stopping the program with SIGTERM to restart it",
+		"socket-activate: restarting (restart 1): " + prog,
+	}
+	if got := strings.Split(p.stderr.text(), "\n"); !reflect.DeepEqual(got, wantErr) {
+		t.Errorf("socket-activate's output, with no socket of its own:\n%s", diff(wantErr, got))
 	}
 }
 

@@ -52,6 +52,10 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"--seqpacket", "--inetd", "--now", "--restart", "--notify", "-l", "/s", "prog"},
 		want: options{seqpacket: true, inetd: true, now: true, restart: true, notify: true, listen: []string{"/s"}, argv: []string{"prog"}},
 	}, {
+		name: "--notify --now need no -l: the program stores its own sockets",
+		args: []string{"--notify", "--now", "--restart", "prog"},
+		want: options{notify: true, now: true, restart: true, argv: []string{"prog"}},
+	}, {
 		name: "help needs nothing else",
 		args: []string{"-h"},
 		want: options{help: true},
@@ -99,12 +103,19 @@ func TestParseArgsRejects(t *testing.T) {
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
 		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
 		{"--inetd on two sockets without --accept", []string{"--inetd", "-l", "80", "-l", "81", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
+		{"no -l with --now but without --notify", []string{"--now", "--restart", "prog"}, ""},
+		{"no -l with --notify but without --now", []string{"--notify", "--restart", "prog"}, "--notify without -l needs --now: there is no socket to wait on for a first connection (see --help)"},
+		{"no -l with --fdname", []string{"--notify", "--now", "--fdname=web", "prog"}, "--fdname names -l sockets, and no -l is given; the program names the fds it stores with FDNAME (see --help)"},
+		{"no -l with --datagram", []string{"--notify", "--now", "-d", "prog"}, "--datagram and --seqpacket choose the type of -l sockets, and no -l is given (see --help)"},
+		{"no -l with --notify --now but without a program", []string{"--notify", "--now"}, "no program to run given (see --help)"},
+		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
+		{"no -l with --notify --now --inetd", []string{"--notify", "--now", "--inetd", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseArgs(tt.args, func(string) string { return "" })
 			if tt.want == "" {
-				tt.want = "no socket to listen on: give at least one -l ADDR (see --help)"
+				tt.want = "no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (see --help)"
 			}
 			if err == nil || err.Error() != tt.want || !errors.Is(err, errUsage) {
 				t.Errorf("parseArgs(%q) = %v, want %q wrapping errUsage", tt.args, err, tt.want)
@@ -116,6 +127,7 @@ func TestParseArgsRejects(t *testing.T) {
 func FuzzParseArgs(f *testing.F) {
 	f.Add("-l\x008080\x00--fdname=a:b\x00-adE\x00X\x00--\x00prog")
 	f.Add("--listen\x00\x00--setenv=\x00-h")
+	f.Add("--notify\x00--now\x00--restart\x00prog")
 	f.Fuzz(func(t *testing.T, joined string) {
 		args := strings.Split(joined, "\x00")
 		o, err := parseArgs(args, func(string) string { return "v" })
@@ -128,8 +140,11 @@ func FuzzParseArgs(f *testing.F) {
 		if o.help || o.version {
 			return
 		}
-		if len(o.listen) == 0 || len(o.argv) == 0 {
-			t.Errorf("parseArgs(%q) accepted no -l or no program: %+v", args, o)
+		if len(o.argv) == 0 {
+			t.Errorf("parseArgs(%q) accepted no program: %+v", args, o)
+		}
+		if len(o.listen) == 0 && (!o.notify || !o.now || o.fdnames != nil || o.datagram || o.seqpacket || o.accept || o.inetd) {
+			t.Errorf("parseArgs(%q) accepted no -l without --notify --now alone: %+v", args, o)
 		}
 		for _, n := range o.fdnames {
 			if !validFDName(n) {

@@ -10,6 +10,7 @@ import (
 
 // usage is printed by -h and --help.
 const usage = `Usage: socket-activate [OPTIONS...] PROGRAM [ARGS...]
+       socket-activate --notify --now [OPTIONS...] PROGRAM [ARGS...]
 
 Listen on sockets and start PROGRAM with them, passed by the systemd
 socket activation protocol (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES).
@@ -49,6 +50,10 @@ PROGRAM gets a fresh environment: TERM, PATH, USER and HOME when set, the
 "unknown", or "connection" with --accept), and NOTIFY_SOCKET with --notify.
 SIGINT and SIGTERM are forwarded to PROGRAM; socket-activate exits with
 PROGRAM's exit status.
+
+Without -l, --notify --now runs a PROGRAM that opens its own sockets and
+keeps them in the fd store: the first start gets no LISTEN_* variables,
+later starts get the stored fds.
 `
 
 // options is the parsed command line.
@@ -205,11 +210,19 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 	return nil
 }
 
-// check reports combinations of options that cannot work.
+// check reports combinations of options that cannot work. Without -l
+// there is no socket to wait on and nothing to pass but what the program
+// stores, so --notify and --now are needed.
 func (o *options) check() error {
 	switch {
-	case len(o.listen) == 0:
-		return fmt.Errorf("no socket to listen on: give at least one -l ADDR (%w)", errUsage)
+	case len(o.listen) == 0 && !o.notify:
+		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
+	case len(o.listen) == 0 && !o.now:
+		return fmt.Errorf("--notify without -l needs --now: there is no socket to wait on for a first connection (%w)", errUsage)
+	case len(o.listen) == 0 && o.fdnames != nil:
+		return fmt.Errorf("--fdname names -l sockets, and no -l is given; the program names the fds it stores with FDNAME (%w)", errUsage)
+	case len(o.listen) == 0 && (o.datagram || o.seqpacket):
+		return fmt.Errorf("--datagram and --seqpacket choose the type of -l sockets, and no -l is given (%w)", errUsage)
 	case len(o.argv) == 0:
 		return fmt.Errorf("no program to run given (%w)", errUsage)
 	case o.datagram && o.seqpacket:

@@ -4,5 +4,8 @@
 // --restart, and restart it under load while it keeps a long-lived
 // connection to a peer in the activator's store. No request may fail,
 // every run must answer, and the peer must see one connection, open all
-// along.
+// along. The server gets its listening socket either from the activator's
+// -l, as from a socket unit, or opens it itself and keeps it in the store
+// too, as a Type=notify service with no socket unit does (socket-activate
+// --notify --now --restart without -l).
 package fdstore

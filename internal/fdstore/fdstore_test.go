@@ -47,10 +47,22 @@ var (
 	buildErr                error
 )
 
-// totals sums what the runs of the test saw, for the summary TestMain prints.
+// tally sums what the runs of one test saw.
+type tally struct {
+	runs, requests, peerRequests, failed, restarts, pids, peerConns int
+}
+
+func (s tally) String() string {
+	return fmt.Sprintf("%d runs: %d requests (%d to /peer), %d failed, %d restarts, %d pids, %d peer connections",
+		s.runs, s.requests, s.peerRequests, s.failed, s.restarts, s.pids, s.peerConns)
+}
+
+// totals sums what the runs of each test saw, for the summary TestMain
+// prints: with the activator's -l socket, and with the server's own
+// stored listener.
 var totals struct {
 	sync.Mutex
-	runs, requests, peerRequests, failed, restarts, pids, peerConns int
+	socketUnit, ownListener tally
 }
 
 func TestMain(m *testing.M) {
@@ -64,9 +76,15 @@ func TestMain(m *testing.M) {
 	buildErr = build(dir)
 	code := m.Run()
 	os.RemoveAll(dir)
-	if totals.runs > 0 {
-		fmt.Printf("fdstore: %d runs: %d requests (%d to /peer), %d failed, %d restarts, %d pids, %d peer connections\n",
-			totals.runs, totals.requests, totals.peerRequests, totals.failed, totals.restarts, totals.pids, totals.peerConns)
+	var summary []string
+	if totals.socketUnit.runs > 0 {
+		summary = append(summary, totals.socketUnit.String())
+	}
+	if totals.ownListener.runs > 0 {
+		summary = append(summary, "own listener: "+totals.ownListener.String())
+	}
+	if len(summary) > 0 {
+		fmt.Printf("fdstore: %s\n", strings.Join(summary, "; "))
 	}
 	os.Exit(code)
 }
@@ -89,12 +107,37 @@ func build(dir string) error {
 }
 
 func TestRestartsUnderLoadLoseNoRequestAndKeepTheStoredConnection(t *testing.T) {
+	restartUnderLoad(t, false, &totals.socketUnit)
+}
+
+// The server opens its own listener and stores it, as a Type=notify service
+// with FileDescriptorStoreMax= and no socket unit: the activator has no -l.
+func TestRestartsOfAServerThatStoresItsOwnListenerLoseNoRequestAndKeepTheStoredConnection(t *testing.T) {
+	restartUnderLoad(t, true, &totals.ownListener)
+}
+
+// restartUnderLoad runs the server under socket-activate, restarts it
+// under load and checks that no request failed, that every server
+// answered and that the peer saw one connection, open all along. With own,
+// the server opens its listener and stores it, and socket-activate runs
+// with --now and no -l; else socket-activate listens, and the first
+// request starts the server. It adds what it saw to sum.
+func restartUnderLoad(t *testing.T, own bool, sum *tally) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	peer := startPeer(t)
-	p := startActivator(t, "--notify", "--restart", "-l", "127.0.0.1:0", "--fdname=web", "-E", "PEER="+peer.addr(), serverBin)
-	addr := p.stderr.wait(t, `^socket-activate: listening on (\S+) \(fd 3, name "web"\)$`, 1)[0][1]
+	var p *activator
+	var addr string
+	var story []string
+	if own {
+		p = startActivator(t, "--notify", "--now", "--restart", "-E", "PEER="+peer.addr(), "-E", "OWN_LISTENER=1", serverBin)
+		addr = p.stderr.wait(t, serverLine, 1)[0][2]
+	} else {
+		p = startActivator(t, "--notify", "--restart", "-l", "127.0.0.1:0", "--fdname=web", "-E", "PEER="+peer.addr(), serverBin)
+		addr = p.stderr.wait(t, `^socket-activate: listening on (\S+) \(fd 3, name "web"\)$`, 1)[0][1]
+		story = append(story, `socket-activate: listening on `+addr+` (fd 3, name "web")`)
+	}
 	base := "http://" + addr
 	client := &http.Client{
 		// A connection per request: each one waits in the listen backlog
@@ -103,7 +146,8 @@ func TestRestartsUnderLoadLoseNoRequestAndKeepTheStoredConnection(t *testing.T) 
 		Timeout:   timeout,
 	}
 
-	// Without --now the first request starts the server.
+	// Without --now the first request starts the server; with --now it
+	// runs already.
 	first, err := get(client, base+"/", "")
 	if err != nil {
 		t.Fatalf("first request: %v", err)
@@ -138,13 +182,13 @@ func TestRestartsUnderLoadLoseNoRequestAndKeepTheStoredConnection(t *testing.T) 
 	t.Logf("%d requests (%d to /peer), %d failed, %d restarts, pids %v answered %v, %d peer connections, %d lines echoed",
 		l.requests, l.peerRequests, l.failed, restarts, pids, l.answered, peer.accepted(), peer.echoed())
 	totals.Lock()
-	totals.runs++
-	totals.requests += l.requests
-	totals.peerRequests += l.peerRequests
-	totals.failed += l.failed
-	totals.restarts += restarts
-	totals.pids += len(l.answered)
-	totals.peerConns += peer.accepted()
+	sum.runs++
+	sum.requests += l.requests
+	sum.peerRequests += l.peerRequests
+	sum.failed += l.failed
+	sum.restarts += restarts
+	sum.pids += len(l.answered)
+	sum.peerConns += peer.accepted()
 	totals.Unlock()
 
 	if l.failed > 0 {
@@ -168,22 +212,26 @@ func TestRestartsUnderLoadLoseNoRequestAndKeepTheStoredConnection(t *testing.T) 
 	default:
 	}
 	// The whole story, in order: the server stores the connection at
-	// every start, and the activator keeps it once.
-	want := []string{
-		`socket-activate: listening on ` + addr + ` (fd 3, name "web")`,
-		`socket-activate: running ` + serverBin,
-		`server: pid PID serving, inherited web`,
-		`socket-activate: ready`,
+	// every start, and the activator keeps it once. With its own listener,
+	// the first server inherits nothing, and the later ones the listener
+	// and the connection it stored, in that order.
+	firstInherited := "web"
+	if own {
+		firstInherited = "nothing"
 	}
+	story = append(story,
+		`socket-activate: running `+serverBin,
+		`server: pid PID serving on `+addr+`, inherited `+firstInherited,
+		`socket-activate: ready`)
 	for r := 1; r <= restarts; r++ {
-		want = append(want,
+		story = append(story,
 			`socket-activate: SIGHUP: stopping the program with SIGTERM to restart it`,
 			`socket-activate: restarting (restart `+strconv.Itoa(r)+`): `+serverBin,
-			`server: pid PID serving, inherited web:conn`,
+			`server: pid PID serving on `+addr+`, inherited web:conn`,
 			`socket-activate: ready`)
 	}
-	if got := p.stderr.lines(`pid \d+`, "pid PID"); !equal(got, want) {
-		t.Errorf("socket-activate's output (-want +got):\n%s", diff(want, got))
+	if got := p.stderr.lines(`pid \d+`, "pid PID"); !equal(got, story) {
+		t.Errorf("socket-activate's output (-want +got):\n%s", diff(story, got))
 	}
 
 	// SIGTERM reaches the server, which exits 0; the activator then closes
@@ -203,7 +251,7 @@ func TestRestartsUnderLoadLoseNoRequestAndKeepTheStoredConnection(t *testing.T) 
 const readyLine = `^socket-activate: ready$`
 
 // serverLine is what the server prints once it serves.
-const serverLine = `^server: pid (\d+) serving, inherited (\S*)$`
+const serverLine = `^server: pid (\d+) serving on (\S+), inherited (\S+)$`
 
 // answer is what the server answers.
 type answer struct {

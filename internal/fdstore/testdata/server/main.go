@@ -1,31 +1,40 @@
 //go:build unix
 
-// Server is the program the fdstore test runs under socket-activate
+// Server is the program the fdstore tests run under socket-activate
 // --notify --restart: an HTTP server that keeps one long-lived connection to
 // a peer open across restarts by leaving it in the activator's fd store.
 //
-// At each start it takes the listening socket named web, takes back the
+// At each start it takes its listening socket named web, takes back the
 // connection stored as conn or, on the first start, dials the peer at $PEER,
 // stores the connection (the activator keeps a file once, so storing again
 // what came back adds nothing), prints
 //
-//	server: pid PID serving, inherited NAMES
+//	server: pid PID serving on ADDR, inherited NAMES
 //
-// on standard error (NAMES: the inherited fds' names joined with ":") and
-// sends READY=1. It answers
+// on standard error (NAMES: the inherited fds' names joined with ":", or
+// "nothing") and sends READY=1. It answers
 //
 //	GET /               {"pid":PID,"inherited":"NAMES"}
 //	GET /peer?msg=TEXT  {"pid":PID,"echo":ANSWER}, ANSWER being the line the
 //	                    peer sent back for TEXT on the stored connection
 //
-// It does not store the listener: the activator passes its -l sockets at
-// every start anyway, and keeps them apart from the store, as systemd keeps
-// a socket unit's sockets, so a stored copy would come back as a second fd
-// named web.
+// The listening socket comes from one of two places:
+//
+//   - By default, from a socket unit: the activator's -l socket named web,
+//     which the activator passes at every start anyway and keeps apart from
+//     the store, as systemd keeps a socket unit's sockets. The server does
+//     not store it: a stored copy would come back as a second fd named web.
+//   - With OWN_LISTENER=1, from the server itself, as a Type=notify service
+//     with FileDescriptorStoreMax= and no socket unit does it: on the first
+//     start (no fd named web inherited) it listens on 127.0.0.1:0 and stores
+//     the listener as web before the connection, so that later starts
+//     inherit web:conn; a later start takes the stored web back and does
+//     not store it again, since it stays in the store.
 //
 // On SIGTERM it stops accepting, answers every connection it accepted,
-// and exits 0. It closes its own copy of the stored connection, which
-// stays open in the activator: the peer sees no end of stream.
+// and exits 0. It closes its own copies of the listener and of the stored
+// connection; the activator holds the sockets, so the peer sees no end of
+// stream, and the listening socket stays open.
 //
 // http.Server.Shutdown alone would lose requests at each restart: a
 // connection accepted just before it, whose request the server reads only
@@ -33,8 +42,10 @@
 // shuttingDown right after reading a request). So the server first closes
 // the listener, waits until the request of every connection it accepted
 // has reached a handler, and only then calls Shutdown, which waits for
-// the handlers. Connections not yet accepted wait in the listen backlog of
-// the activator's socket for the next run.
+// the handlers. Closing the listener closes only this process's copy of
+// the socket, whether the activator holds it as an -l socket or as a
+// stored one: connections not yet accepted wait in its listen backlog for
+// the next run.
 package main
 
 import (
@@ -47,6 +58,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,7 +90,7 @@ func run() error {
 	for i, in := range infos {
 		names[i] = in.Name
 	}
-	l, err := activation.Listen("tcp", "sd-listen:web")
+	l, err := listen(names)
 	if err != nil {
 		return err
 	}
@@ -96,6 +108,10 @@ func run() error {
 	p := &peer{conn: c, r: bufio.NewReader(c)}
 	pid := os.Getpid()
 	inherited := strings.Join(names, ":")
+	said := inherited
+	if len(names) == 0 {
+		said = "nothing"
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		answer(w, map[string]any{"pid": pid, "inherited": inherited})
@@ -118,7 +134,7 @@ func run() error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 
-	fmt.Fprintf(os.Stderr, "server: pid %d serving, inherited %s\n", pid, inherited)
+	fmt.Fprintf(os.Stderr, "server: pid %d serving on %s, inherited %s\n", pid, l.Addr(), said)
 	sent, err := notify.Ready()
 	if err != nil {
 		return err
@@ -143,6 +159,24 @@ func run() error {
 		return err
 	}
 	return srv.Shutdown(ctx)
+}
+
+// listen returns the listening socket: the inherited one named web, or with
+// OWN_LISTENER=1 and none inherited, a new one on 127.0.0.1:0, stored as web.
+// The caller owns it; closing it leaves the activator's copy open.
+func listen(inherited []string) (net.Listener, error) {
+	if os.Getenv("OWN_LISTENER") != "1" || slices.Contains(inherited, "web") {
+		return activation.Listen("tcp", "sd-listen:web")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := notify.StoreListener("web", l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // waiting tracks the accepted connections whose first request has not
