@@ -25,8 +25,10 @@
 // error that names the variable and quotes its value; every later call
 // returns the same error. Afterwards LISTEN_PID, LISTEN_PIDFDID,
 // LISTEN_FDS and LISTEN_FDNAMES are unset, on every path, and every
-// inherited fd is marked close-on-exec, so nothing leaks into child
-// processes.
+// inherited fd that the first call does not close is marked close-on-exec,
+// so nothing leaks into child processes (that call holds syscall.ForkLock
+// for reading until then, as the standard library does while it makes
+// fds).
 //
 // An fd that is already close-on-exec when the package first looks at it
 // was opened by this process after exec (the Go runtime keeps files of its
@@ -40,10 +42,12 @@
 // first, from any number of goroutines: Listeners then PacketConns both get
 // their sockets, and a second Listeners gets only what is left. A call
 // either hands out everything it selects or, when one fd cannot be
-// converted, returns an error naming that fd and hands out nothing; the
-// fds stay open and unclaimed. The package never closes an fd it has not
-// handed out, and after conversion each socket is held by exactly one fd:
-// the one inside the returned value, which the caller owns.
+// converted, returns an error naming that fd and hands out nothing; every
+// socket stays open and unclaimed for a later call (one converted before
+// the failure is kept, under another fd number, in the value made of it).
+// The package never closes an fd it has not handed out, and after
+// conversion each socket is held by exactly one fd: the one inside the
+// returned value, which the caller owns.
 //
 // # Platforms
 //
