@@ -16,103 +16,28 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-activation/activation/internal/restarttest"
 )
 
 // timeout bounds every wait in these tests.
 const timeout = 15 * time.Second
 
-// lines collects the lines a process writes.
-type lines struct {
-	mu   sync.Mutex
-	all  []string
-	more chan struct{} // closed when a line arrives or at EOF
-	eof  bool
-}
-
-func newLines(r io.Reader) *lines {
-	l := &lines{more: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			close(l.more)
-			l.more = make(chan struct{})
-			l.mu.Unlock()
-		}
-		l.mu.Lock()
-		l.eof = true
-		close(l.more)
-		l.mu.Unlock()
-	}()
-	return l
-}
-
-// text returns every line so far.
-func (l *lines) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
-// wait waits until n lines match re and returns their submatches.
-func (l *lines) wait(t *testing.T, re string, n int) [][]string {
+// waitEOF waits for the end of the output l.
+func waitEOF(t *testing.T, l *restarttest.Lines) {
 	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		var found [][]string
-		for _, s := range l.all {
-			if m := rx.FindStringSubmatch(s); m != nil {
-				found = append(found, m)
-			}
-		}
-		more, eof, all := l.more, l.eof, strings.Join(l.all, "\n")
-		l.mu.Unlock()
-		if len(found) >= n {
-			return found[:n]
-		}
-		if eof {
-			t.Fatalf("output ended with %d of %d lines matching %q:\n%s", len(found), n, re, all)
-		}
-		select {
-		case <-more:
-		case <-deadline.C:
-			t.Fatalf("no %d lines matching %q within %v:\n%s", n, re, timeout, all)
-		}
-	}
-}
-
-// waitEOF waits for the end of the output.
-func (l *lines) waitEOF(t *testing.T) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		more, eof := l.more, l.eof
-		l.mu.Unlock()
-		if eof {
-			return
-		}
-		select {
-		case <-more:
-		case <-deadline.C:
-			t.Fatalf("output still open after %v", timeout)
-		}
+	if err := l.WaitEOF(); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // proc is a socket-activate process run by a test.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lines
+	stdout, stderr *restarttest.Lines
 	done           chan struct{} // closed when it exited
 }
 
@@ -143,7 +68,7 @@ func startProc(t *testing.T, args ...string) *proc {
 		errR.Close()
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stdout: newLines(outR), stderr: newLines(errR), done: make(chan struct{})}
+	p := &proc{cmd: cmd, stdout: restarttest.NewLines(outR, timeout), stderr: restarttest.NewLines(errR, timeout), done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(p.done)
@@ -163,7 +88,7 @@ func startProc(t *testing.T, args ...string) *proc {
 		outR.Close()
 		errR.Close()
 		if t.Failed() {
-			t.Logf("socket-activate stderr:\n%s", p.stderr.text())
+			t.Logf("socket-activate stderr:\n%s", p.stderr.Text())
 		}
 	})
 	return p
@@ -176,7 +101,7 @@ func (p *proc) exitCode(t *testing.T) int {
 	case <-p.done:
 		return exitStatus(p.cmd.ProcessState)
 	case <-time.After(timeout):
-		t.Fatalf("socket-activate still running after %v; stderr:\n%s", timeout, p.stderr.text())
+		t.Fatalf("socket-activate still running after %v; stderr:\n%s", timeout, p.stderr.Text())
 		return -1
 	}
 }
@@ -193,7 +118,7 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 func (p *proc) addrs(t *testing.T, n int) []string {
 	t.Helper()
 	var addrs []string
-	for _, m := range p.stderr.wait(t, `^socket-activate: listening on (\S+) \(`, n) {
+	for _, m := range p.stderr.Wait(t, `^socket-activate: listening on (\S+) \(`, n) {
 		addrs = append(addrs, m[1])
 	}
 	return addrs
@@ -386,7 +311,7 @@ func TestProgramGetsSockets(t *testing.T) {
 			addrs := p.addrs(t, tt.sockets)
 			var got report
 			readReport := func() {
-				line := p.stdout.wait(t, `^\{.*`, 1)[0][0]
+				line := p.stdout.Wait(t, `^\{.*`, 1)[0][0]
 				if err := json.Unmarshal([]byte(line), &got); err != nil {
 					t.Fatalf("report %q: %v", line, err)
 				}
@@ -416,7 +341,7 @@ func TestProgramGetsSockets(t *testing.T) {
 				t.Errorf("program's report:\n%s", d)
 			}
 			if tt.warning != "" {
-				p.stderr.wait(t, "^"+regexp.QuoteMeta(tt.warning)+"$", 1)
+				p.stderr.Wait(t, "^"+regexp.QuoteMeta(tt.warning)+"$", 1)
 			}
 			p.signal(t, syscall.SIGTERM)
 			if code := p.exitCode(t); code != 0 {
@@ -615,8 +540,8 @@ func TestSetupErrorsExitWithStatus1(t *testing.T) {
 			if code := p.exitCode(t); code != 1 {
 				t.Errorf("exit status %d, want 1", code)
 			}
-			p.stderr.waitEOF(t)
-			if got, want := p.stderr.text(), "socket-activate: "+tt.stderr; got != want {
+			waitEOF(t, p.stderr)
+			if got, want := p.stderr.Text(), "socket-activate: "+tt.stderr; got != want {
 				t.Errorf("stderr\n%s\nwant\n%s", got, want)
 			}
 		})
@@ -637,9 +562,9 @@ func TestForwardsSignals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append(append([]string{"--now", "-l", "127.0.0.1:0"}, tt.args...), helperArgs(t, "signal")...)
 			p := startProc(t, args...)
-			p.stdout.wait(t, "^waiting$", 1)
+			p.stdout.Wait(t, "^waiting$", 1)
 			p.signal(t, tt.sig)
-			p.stdout.wait(t, "^got "+regexp.QuoteMeta(tt.sig.String())+"$", 1)
+			p.stdout.Wait(t, "^got "+regexp.QuoteMeta(tt.sig.String())+"$", 1)
 			if code := p.exitCode(t); code != 42 {
 				t.Errorf("exit status %d, want the program's 42", code)
 			}
@@ -653,18 +578,18 @@ func TestSignalWhileWaitingForAConnectionExits0(t *testing.T) {
 			p := startProc(t, append([]string{"-l", "127.0.0.1:0"}, helperArgs(t, "signal")...)...)
 			addr := p.addrs(t, 1)[0]
 			p.signal(t, syscall.SIGHUP) // ignored: nothing to restart
-			p.stderr.wait(t, "^socket-activate: SIGHUP: no program running, still waiting for a connection$", 1)
+			p.stderr.Wait(t, "^socket-activate: SIGHUP: no program running, still waiting for a connection$", 1)
 			p.signal(t, sig)
 			if code := p.exitCode(t); code != 0 {
 				t.Errorf("exit status %d, want 0", code)
 			}
-			p.stderr.waitEOF(t)
+			waitEOF(t, p.stderr)
 			want := strings.Join([]string{
 				"socket-activate: listening on " + addr + ` (fd 3, name "unknown")`,
 				"socket-activate: SIGHUP: no program running, still waiting for a connection",
 				"socket-activate: " + sig.String() + " while waiting for a connection; exiting",
 			}, "\n")
-			if got := p.stderr.text(); got != want {
+			if got := p.stderr.Text(); got != want {
 				t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 			}
 		})
@@ -707,9 +632,9 @@ func TestRestartNeverRefusesAConnection(t *testing.T) {
 	if len(pids) != restarts+1 {
 		t.Fatalf("%d programs answered, want %d", len(pids), restarts+1)
 	}
-	p.stderr.wait(t, `^socket-activate: SIGHUP: stopping the program with SIGTERM to restart it$`, 1)
-	p.stderr.wait(t, `^socket-activate: program exited with status 0; restarting it at the next connection$`, 1)
-	p.stderr.wait(t, `^socket-activate: restarting \(restart 5\): `, 1)
+	p.stderr.Wait(t, `^socket-activate: SIGHUP: stopping the program with SIGTERM to restart it$`, 1)
+	p.stderr.Wait(t, `^socket-activate: program exited with status 0; restarting it at the next connection$`, 1)
+	p.stderr.Wait(t, `^socket-activate: restarting \(restart 5\): `, 1)
 	p.signal(t, syscall.SIGTERM)
 	if code := p.exitCode(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
@@ -719,18 +644,18 @@ func TestRestartNeverRefusesAConnection(t *testing.T) {
 func TestRestartDelaysAProgramThatFailsAtOnce(t *testing.T) {
 	start := time.Now()
 	p := startProc(t, append([]string{"--restart", "--now", "-l", "127.0.0.1:0"}, helperArgs(t, "fail")...)...)
-	p.stderr.wait(t, `^socket-activate: restarting \(restart 2\): `, 1)
+	p.stderr.Wait(t, `^socket-activate: restarting \(restart 2\): `, 1)
 	if elapsed := time.Since(start); elapsed < 2*restartDelay {
 		t.Errorf("2 restarts after %v, want at least %v", elapsed, 2*restartDelay)
 	}
-	p.stderr.wait(t, `^socket-activate: program exited with status 3 within 1s; restarting it in 1s$`, 3)
+	p.stderr.Wait(t, `^socket-activate: program exited with status 3 within 1s; restarting it in 1s$`, 3)
 	p.signal(t, syscall.SIGTERM)
 	// SIGTERM during the delay ends it with the last status; if the delay
 	// ran out first, it kills the program just started.
 	code := p.exitCode(t)
-	p.stderr.waitEOF(t)
+	waitEOF(t, p.stderr)
 	want := 3
-	if strings.Contains(p.stderr.text(), "(restart 3)") {
+	if strings.Contains(p.stderr.Text(), "(restart 3)") {
 		want = 128 + int(syscall.SIGTERM)
 	}
 	if code != want {
@@ -741,7 +666,7 @@ func TestRestartDelaysAProgramThatFailsAtOnce(t *testing.T) {
 func TestNotifyKeepsStoredFDsAcrossRestarts(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	p := startProc(t, append([]string{"--notify", "--restart", "--now", "-l", "127.0.0.1:0", "--fdname=web", "-E", stateEnv + "=" + state}, helperArgs(t, "store")...)...)
-	p.stdout.wait(t, "^run 4: ", 1)
+	p.stdout.Wait(t, "^run 4: ", 1)
 	want := []string{
 		"run 1: LISTEN_FDS=1 LISTEN_FDNAMES=web",
 		"fd sent without FDSTORE=1 closed",
@@ -751,12 +676,12 @@ func TestNotifyKeepsStoredFDsAcrossRestarts(t *testing.T) {
 		`fd 5 holds "more data"`,
 		"run 4: LISTEN_FDS=2 LISTEN_FDNAMES=web:stored",
 	}
-	if got := strings.Split(p.stdout.text(), "\n"); !reflect.DeepEqual(got, want) {
+	if got := strings.Split(p.stdout.Text(), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("program's runs:\n%s", diff(want, got))
 	}
-	p.stderr.wait(t, "^socket-activate: ready$", 1)
-	p.stderr.wait(t, `^socket-activate: warning: 1 fds sent without FDSTORE=1 closed$`, 1)
-	p.stderr.wait(t, `^socket-activate: fd store: closed the fd named "gone": it reported POLLHUP$`, 1)
+	p.stderr.Wait(t, "^socket-activate: ready$", 1)
+	p.stderr.Wait(t, `^socket-activate: warning: 1 fds sent without FDSTORE=1 closed$`, 1)
+	p.stderr.Wait(t, `^socket-activate: fd store: closed the fd named "gone": it reported POLLHUP$`, 1)
 	p.signal(t, syscall.SIGTERM)
 	if code := p.exitCode(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
@@ -804,13 +729,13 @@ func TestNotifyDropsStoredConnectionsWhosePeerIsGone(t *testing.T) {
 			p := startProc(t, append([]string{"--notify", "--restart", "--now", "-l", tt.listen, "--fdname=web",
 				"-E", stateEnv + "=" + state, "-E", fdpollEnv + "=" + tt.fdpoll}, helperArgs(t, "store-conn")...)...)
 			addr := p.addrs(t, 1)[0]
-			p.stdout.wait(t, "^run 1: ", 1)
+			p.stdout.Wait(t, "^run 1: ", 1)
 			fdsBefore := ownFDs(openFDs(t, p.cmd.Process.Pid))
 			c, err := net.DialTimeout(tt.network, addr, timeout)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.stdout.wait(t, "^stored conn$", 1)
+			p.stdout.Wait(t, "^stored conn$", 1)
 			if tc, ok := c.(*net.TCPConn); ok {
 				// A TCP connection reports POLLHUP once reset, not after a
 				// mere FIN.
@@ -818,12 +743,12 @@ func TestNotifyDropsStoredConnectionsWhosePeerIsGone(t *testing.T) {
 			}
 			c.Close()
 			if tt.fdpoll == "" {
-				p.stderr.wait(t, dropped, 1)
+				p.stderr.Wait(t, dropped, 1)
 			}
 			p.signal(t, syscall.SIGHUP)
-			p.stdout.wait(t, "^"+regexp.QuoteMeta(tt.run2[len(tt.run2)-1])+"$", 1)
+			p.stdout.Wait(t, "^"+regexp.QuoteMeta(tt.run2[len(tt.run2)-1])+"$", 1)
 			want := append([]string{"run 1: LISTEN_FDS=1 LISTEN_FDNAMES=web", "stored conn"}, tt.run2...)
-			if got := strings.Split(p.stdout.text(), "\n"); !reflect.DeepEqual(got, want) {
+			if got := strings.Split(p.stdout.Text(), "\n"); !reflect.DeepEqual(got, want) {
 				t.Errorf("program's runs:\n%s", diff(want, got))
 			}
 			if fdsBefore != nil {
@@ -836,8 +761,8 @@ func TestNotifyDropsStoredConnectionsWhosePeerIsGone(t *testing.T) {
 			if code := p.exitCode(t); code != 0 {
 				t.Errorf("exit status %d, want 0", code)
 			}
-			p.stderr.waitEOF(t)
-			if got := len(regexp.MustCompile(`(?m)`+dropped).FindAllString(p.stderr.text(), -1)); got != 1-tt.keeps {
+			waitEOF(t, p.stderr)
+			if got := len(regexp.MustCompile(`(?m)`+dropped).FindAllString(p.stderr.Text(), -1)); got != 1-tt.keeps {
 				t.Errorf("stderr says %d times that the stored connection was closed, want %d", got, 1-tt.keeps)
 			}
 		})
@@ -849,7 +774,7 @@ func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
 	helper := helperArgs(t, "own-listener")
 	prog := helper[len(helper)-1]
 	p := startProc(t, append([]string{"--notify", "--now", "--restart", "-E", stateEnv + "=" + state}, helper...)...)
-	addr := p.stdout.wait(t, `^stored (\S+)$`, 1)[0][1]
+	addr := p.stdout.Wait(t, `^stored (\S+)$`, 1)[0][1]
 	// Run 1 never accepts: the connection waits in the backlog of the
 	// stored socket, which outlives run 1's own copy.
 	c, err := net.DialTimeout("tcp", addr, timeout)
@@ -863,7 +788,7 @@ func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connection made during run 1: %v", err)
 	}
-	last := p.stdout.wait(t, "^answered a connection on fd 3$", 1)
+	last := p.stdout.Wait(t, "^answered a connection on fd 3$", 1)
 	if !regexp.MustCompile(`^pid \d+\n$`).MatchString(answer) {
 		t.Errorf("connection made during run 1: answer %q, want \"pid PID\\n\"", answer)
 	}
@@ -874,20 +799,20 @@ func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
 		"fd 3 is stream " + addr,
 		last[0][0],
 	}
-	if got := strings.Split(p.stdout.text(), "\n"); !reflect.DeepEqual(got, want) {
+	if got := strings.Split(p.stdout.Text(), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("program's runs:\n%s", diff(want, got))
 	}
 	p.signal(t, syscall.SIGTERM)
 	if code := p.exitCode(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
-	p.stderr.waitEOF(t)
+	waitEOF(t, p.stderr)
 	wantErr := []string{
 		"socket-activate: running " + prog,
 		"socket-activate: SIGHUP: stopping the program with SIGTERM to restart it",
 		"socket-activate: restarting (restart 1): " + prog,
 	}
-	if got := strings.Split(p.stderr.text(), "\n"); !reflect.DeepEqual(got, wantErr) {
+	if got := strings.Split(p.stderr.Text(), "\n"); !reflect.DeepEqual(got, wantErr) {
 		t.Errorf("socket-activate's output, with no socket of its own:\n%s", diff(wantErr, got))
 	}
 }

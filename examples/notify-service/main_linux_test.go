@@ -9,14 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/go-activation/activation/internal/restarttest"
 	"golang.org/x/sys/unix"
 )
 
@@ -267,16 +267,15 @@ func TestARestartedServerServesOnTheStoredSocket(t *testing.T) {
 }
 
 const (
-	// The load stops after maxRequests requests or loadTime, whichever
-	// comes first, even if the test is not done with it.
-	maxRequests = 5000
-	loadTime    = 12 * time.Second
-	workers     = 6
 	// perServer: each server answers this many requests before the test
 	// restarts it, so that requests are under way at every restart.
 	perServer = 100
 	restarts  = 3
 )
+
+// loadConfig stops the load after 5000 requests or 12s, whichever comes
+// first, even if the test is not done with it.
+var loadConfig = restarttest.LoadConfig{Workers: 6, MaxRequests: 5000, Duration: 12 * time.Second, Timeout: 20 * time.Second}
 
 // A restart stops the server with SIGTERM and starts the next one on the
 // stored socket. Clients that connect in between wait in the socket's
@@ -286,12 +285,14 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 	server := start(t, m, nil)
 	stored, addr := storedSocket(t, m.await("READY=1"))
 
-	l := startLoad(t, "http://"+addr+"/")
+	client := restarttest.Client(20 * time.Second)
+	url := "http://" + addr + "/"
+	l := restarttest.StartLoad(t, loadConfig, func(int, int) (int, error) { return hello(client, url) })
 	pids := []int{server.Process.Pid}
 	for r := 0; ; r++ {
 		pid := server.Process.Pid
-		l.waitFor(t, fmt.Sprintf("%d requests answered by pid %d", perServer, pid), func() bool {
-			return l.answered[pid] >= perServer
+		l.WaitFor(t, fmt.Sprintf("%d requests answered by pid %d", perServer, pid), func() bool {
+			return l.AnsweredBy(pid) >= perServer
 		})
 		if r == restarts {
 			break
@@ -301,143 +302,28 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 		m.await("READY=1")
 		pids = append(pids, server.Process.Pid)
 	}
-	l.halt()
+	l.Halt()
 	stop(t, m, server)
 
-	t.Logf("%d requests, %d failed, %d restarts, pids %v answered %v", l.requests, l.failed, restarts, pids, l.answered)
-	if l.failed > 0 {
-		t.Errorf("%d of %d requests failed; the first ones:\n%s", l.failed, l.requests, strings.Join(l.failures, "\n"))
+	t.Logf("%d requests, %d failed, %d restarts, pids %v answered %v", l.Requests(), l.Failed(), restarts, pids, l.ByPID())
+	if err := l.Err(); err != nil {
+		t.Error(err)
 	}
-	var answering []int
-	for pid := range l.answered {
-		answering = append(answering, pid)
-	}
-	sort.Ints(answering)
 	sort.Ints(pids)
-	if fmt.Sprint(answering) != fmt.Sprint(pids) {
+	if answering := l.PIDs(); !slices.Equal(answering, pids) {
 		t.Errorf("pids that answered: %v; want every server started: %v", answering, pids)
 	}
 }
 
-// load sends requests from a few workers until halted, or until
-// maxRequests or loadTime.
-type load struct {
-	mu       sync.Mutex
-	requests int         // started
-	answered map[int]int // requests answered, by pid
-	failed   int
-	failures []string // the first few
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{} // closed when every worker returned
-}
-
-// startLoad starts the workers; the test's cleanup halts them.
-func startLoad(t *testing.T, url string) *load {
-	client := &http.Client{
-		// A connection per request: each one is accepted by a server
-		// or waits in the listen backlog while none runs.
-		Transport: &http.Transport{DisableKeepAlives: true},
-		Timeout:   20 * time.Second,
-	}
-	l := &load{answered: map[int]int{}, stop: make(chan struct{}), done: make(chan struct{})}
-	end := time.Now().Add(loadTime)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for l.next(end) {
-				l.record(hello(client, url))
-			}
-		}()
-	}
-	go func() {
-		wg.Wait()
-		close(l.done)
-	}()
-	t.Cleanup(l.halt)
-	return l
-}
-
 // hello requests url and returns the pid that answered.
 func hello(client *http.Client, url string) (int, error) {
-	resp, err := client.Get(url)
+	body, err := restarttest.Get(client, url)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: reading the body: %w", url, err)
-	}
 	var pid int
-	if _, err := fmt.Sscanf(string(body), "hello from pid %d\n", &pid); resp.StatusCode != http.StatusOK || err != nil {
-		return 0, fmt.Errorf("GET %s: %s %q, want 200 OK and hello from a pid", url, resp.Status, body)
+	if _, err := fmt.Sscanf(string(body), "hello from pid %d\n", &pid); err != nil || pid <= 0 {
+		return 0, fmt.Errorf("GET %s: %q, want hello from a pid", url, body)
 	}
 	return pid, nil
-}
-
-// next reports whether a worker may send another request and counts it.
-func (l *load) next(end time.Time) bool {
-	select {
-	case <-l.stop:
-		return false
-	default:
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.requests >= maxRequests || time.Now().After(end) {
-		return false
-	}
-	l.requests++
-	return true
-}
-
-// record counts an answer or a failure.
-func (l *load) record(pid int, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err != nil {
-		l.failed++
-		if len(l.failures) < 5 {
-			l.failures = append(l.failures, err.Error())
-		}
-		return
-	}
-	l.answered[pid]++
-}
-
-// halt stops the workers and waits for them.
-func (l *load) halt() {
-	l.stopOnce.Do(func() { close(l.stop) })
-	<-l.done
-}
-
-// waitFor waits, at most 20s, until cond holds, checked with l locked.
-func (l *load) waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		stopped := false
-		select {
-		case <-l.done:
-			stopped = true
-		default:
-		}
-		l.mu.Lock()
-		ok, n := cond(), l.requests
-		l.mu.Unlock()
-		switch {
-		case ok:
-			return
-		case stopped:
-			t.Fatalf("the load stopped after %d requests, before %s", n, what)
-		case time.Now().After(deadline):
-			t.Fatalf("no %s within 20s", what)
-		}
-		<-tick.C
-	}
 }

@@ -1,0 +1,26 @@
+//go:build unix
+
+package restarttest
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// terminate is the signal that asks a process to stop.
+var terminate os.Signal = syscall.SIGTERM
+
+// killGroup kills the process group of pid, which a program socket-activate
+// started leads, if pid still runs program: a pid that exited may be in
+// use again. Where /proc is missing it cannot tell, and leaves pid alone.
+func killGroup(pid int, program string) {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return
+	}
+	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 == program {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
