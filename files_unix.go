@@ -3,6 +3,7 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -32,23 +33,29 @@ func inherit(env environ) ([]inheritedFD, error) {
 	if err != nil || le.n == 0 {
 		return nil, err
 	}
-	if n, err := checkInherited(le.n); err != nil {
+	if n, err := checkRange(le.n); err != nil {
 		markRange(n)
 		return nil, err
+	}
+	fds := make([]inheritedFD, le.n)
+	for i := range fds {
+		e := &fds[i]
+		e.fd = firstFD + i
+		if e.kind, e.class, e.sotype, err = classify(e.fd); err != nil {
+			markRange(i)
+			if errors.Is(err, unix.EBADF) {
+				return nil, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", le.n, e.fd, err)
+			}
+			return nil, fmt.Errorf("activation: fd %d: %w", e.fd, err)
+		}
 	}
 	names, err := le.fdNames(le.n)
 	if err != nil {
 		markRange(le.n)
 		return nil, err
 	}
-	fds := make([]inheritedFD, le.n)
 	for i := range fds {
-		e := &fds[i]
-		e.fd, e.name = firstFD+i, names[i]
-		if e.kind, e.class, e.sotype, err = classify(e.fd); err != nil {
-			markRange(le.n)
-			return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
-		}
+		fds[i].name = names[i]
 	}
 	return fds, nil
 }
@@ -59,13 +66,21 @@ func unsetEnv() {
 	}
 }
 
-// checkInherited checks that fds 3 … 3+n-1 are open and inherited,
-// stopping at the first that is not, and returns how many are. An fd
-// that is close-on-exec already cannot have come through exec: this
-// process opened it (the Go runtime does, before main), so it is not the
-// manager's. The loop ends at the first such fd, so its cost follows the
-// fds really open, not n.
-func checkInherited(n int) (int, error) {
+// checkRange checks that fds 3 … 3+n-1 were inherited, and on an error
+// returns how many before the first bad one were. An fd that is
+// close-on-exec already cannot have come through exec: this process
+// opened it (the Go runtime does, before main), so it is not the
+// manager's. Fds are allocated lowest first, so a LISTEN_FDS that counts
+// more fds than were passed ends on an fd that is not open or that this
+// process opened: when the last fd of the range is open and not
+// close-on-exec, the range is the manager's, and one system call has
+// checked it; classify then finds any fd in between that is not open.
+// Otherwise the fds are checked in order up to the first bad one, so the
+// cost follows the fds really open, not n.
+func checkRange(n int) (int, error) {
+	if flags, err := unix.FcntlInt(uintptr(firstFD+n-1), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+		return n, nil
+	}
 	for i := 0; i < n; i++ {
 		fd := firstFD + i
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
@@ -77,7 +92,8 @@ func checkInherited(n int) (int, error) {
 				n, fd, os.NewSyscallError("fcntl", unix.EBADF))
 		}
 	}
-	return n, nil
+	// Unreachable: the last fd was not open or not inherited.
+	return n, fmt.Errorf("activation: LISTEN_FDS=%d: fd %d changed while it was checked", n, firstFD+n-1)
 }
 
 // markRange marks fds 3 … 3+n-1 close-on-exec.

@@ -37,28 +37,37 @@ func TestSameAnswersAsLibsystemd(t *testing.T) {
 	type input struct {
 		pid, fds, names string
 		pass            int
+		gap             int // the index among the passed fds of one left closed, or -1
 	}
 	var cases []input
 	// Each value of each variable against a working baseline...
 	for _, p := range pids {
 		for pass := 0; pass <= 2; pass++ {
-			cases = append(cases, input{p, "2", "a:b", pass})
+			cases = append(cases, input{p, "2", "a:b", pass, -1})
 		}
 	}
 	for _, f := range fds {
 		for pass := 0; pass <= 3; pass++ {
-			cases = append(cases, input{"|10|", f, "unset", pass})
+			cases = append(cases, input{"|10|", f, "unset", pass, -1})
 		}
 	}
 	for _, n := range names {
 		for pass := 1; pass <= 3; pass++ {
-			cases = append(cases, input{"|10|", "2", n, pass})
+			cases = append(cases, input{"|10|", "2", n, pass, -1})
 		}
 	}
 	// ...and a fixed sample of combinations.
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 300; i++ {
-		cases = append(cases, input{pids[rng.Intn(len(pids))], fds[rng.Intn(len(fds))], names[rng.Intn(len(names))], rng.Intn(4)})
+		cases = append(cases, input{pids[rng.Intn(len(pids))], fds[rng.Intn(len(fds))], names[rng.Intn(len(names))], rng.Intn(4), -1})
+	}
+	// A closed fd inside the range, against every count and names.
+	for _, f := range []string{"1", "2", "3", "4"} {
+		for _, n := range []string{"unset", "a:b:c", "a:b", "a:b:c:d"} {
+			for gap := 0; gap < 3; gap++ {
+				cases = append(cases, input{"|10|", f, n, 3, gap})
+			}
+		}
 	}
 
 	devnull := make([]*os.File, 3)
@@ -90,11 +99,15 @@ func TestSameAnswersAsLibsystemd(t *testing.T) {
 		if c.names != "unset" {
 			env = append(env, "LISTEN_FDNAMES="+c.names)
 		}
-		want := runReference(t, ref, env, devnull[:c.pass])
-		got := runReference(t, refgo, env, devnull[:c.pass])
+		files := append([]*os.File(nil), devnull[:c.pass]...)
+		if c.gap >= 0 {
+			files[c.gap] = nil // exec leaves that fd closed in the child
+		}
+		want := runReference(t, ref, env, files)
+		got := runReference(t, refgo, env, files)
 		if got != want {
 			mismatches++
-			t.Errorf("LISTEN_PID %q LISTEN_FDS %q LISTEN_FDNAMES %q with %d fds:\n-libsystemd\n%s+go-activation\n%s", c.pid, c.fds, c.names, c.pass, want, got)
+			t.Errorf("LISTEN_PID %q LISTEN_FDS %q LISTEN_FDNAMES %q with %d fds (closed: %d):\n-libsystemd\n%s+go-activation\n%s", c.pid, c.fds, c.names, c.pass, c.gap, want, got)
 			if mismatches > 10 {
 				t.Fatal("too many differences")
 			}
