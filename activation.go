@@ -30,13 +30,14 @@
 // for reading until then, as the standard library does while it makes
 // fds).
 //
-// An fd that is already close-on-exec when the package first looks at it
-// was opened by this process after exec (the Go runtime keeps files of its
-// own open, and they land on fds 3, 4, … when nothing was passed), so it is
-// not inherited: a LISTEN_FDS that reaches such an fd, or an fd that is not
-// open, is an error that names the fd, as libsystemd reports EBADF. The
-// work done is proportional to the fds really open, whatever LISTEN_FDS
-// claims.
+// A LISTEN_FDS that counts more fds than were passed reaches fds that are
+// not open, or that this process opened after exec: the Go runtime keeps
+// files of its own open, and they land on fds 3, 4, … when nothing was
+// passed. Such an fd is close-on-exec, which no inherited fd can be, so the
+// package tells it from the manager's and reports it, like an fd that is
+// not open, with an error that names the fd, as libsystemd reports EBADF;
+// it never takes or closes it. The work done is proportional to the fds
+// really open, whatever LISTEN_FDS claims.
 //
 // Each inherited fd is handed out at most once, by whichever call takes it
 // first, from any number of goroutines: Listeners then PacketConns both get
