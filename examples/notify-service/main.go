@@ -22,10 +22,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"time"
 
 	"github.com/go-activation/activation"
+	"github.com/go-activation/activation/graceful"
 	"github.com/go-activation/activation/notify"
 )
 
@@ -54,24 +54,18 @@ func run(addr, name string) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from pid %d\n", os.Getpid())
 	})
-	srv := &http.Server{
-		Handler: mux,
-		// Also bounds how long a silent client delays the shutdown.
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	pending := track(srv)
-
-	var serving sync.WaitGroup
-	serveErr := make(chan error, len(listeners))
+	// serving ends when shutdown cancels it.
+	serving, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	served := make(chan error, len(listeners))
 	for _, l := range listeners {
-		serving.Add(1)
-		go func(l net.Listener) {
-			defer serving.Done()
-			// shutdown closes l, which ends Serve with net.ErrClosed.
-			if err := srv.Serve(l); !errors.Is(err, net.ErrClosed) {
-				serveErr <- err
-			}
-		}(l)
+		// One server per listener: graceful.Serve takes its server over.
+		srv := &http.Server{
+			Handler: mux,
+			// Also bounds how long a silent client delays the shutdown.
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		go func() { served <- graceful.Serve(serving, srv, l, 20*time.Second) }()
 	}
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -92,10 +86,11 @@ func run(addr, name string) error {
 				report(notify.Ready())
 				continue
 			}
-			return shutdown(srv, listeners, &serving, pending)
-		case err := <-serveErr:
+			return shutdown(stopServing, served, len(listeners))
+		case err := <-served:
+			// Before shutdown, graceful.Serve returns only on failure.
 			report(notify.Status("failed: " + err.Error()))
-			return fmt.Errorf("serving: %w", err)
+			return err
 		case err := <-watchdog:
 			if err != nil {
 				return fmt.Errorf("watchdog: %w", err)
@@ -141,95 +136,22 @@ func listen(addr, name string) ([]net.Listener, error) {
 	return []net.Listener{l}, nil
 }
 
-// shutdown stops accepting, answers every connection accepted, and
-// returns. Closing the listeners closes this process's copies only: the
-// manager keeps the socket (in the file descriptor store, or for
+// shutdown tells the manager that the service stops, then stops serving:
+// graceful.Serve closes each listener, answers every connection it
+// accepted, and returns. Closing the listeners closes this process's copies
+// only: the manager keeps the socket (in the file descriptor store, or for
 // notify-service.socket), and connections not accepted yet wait in its
 // backlog for the next start. Run by hand, nothing else holds the socket,
 // and they are refused.
-func shutdown(srv *http.Server, listeners []net.Listener, serving *sync.WaitGroup, pending *unanswered) error {
+func shutdown(stopServing context.CancelFunc, served <-chan error, n int) error {
 	report(notify.Stopping())
 	report(notify.Status("finishing requests in progress"))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, l := range listeners {
-		l.Close()
+	stopServing()
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = <-served
 	}
-	// Serve returns once every connection it accepted is tracked.
-	serving.Wait()
-	if err := pending.wait(ctx); err != nil {
-		return err
-	}
-	return srv.Shutdown(ctx)
-}
-
-// unanswered tracks the connections a server accepted whose first request
-// has not reached a handler yet.
-//
-// http.Server.Shutdown alone loses such requests: net/http closes a
-// connection without an answer when it reads the request only after
-// Shutdown began (golang/go#65802), and under load some connection is
-// always in that window. So a stopping server closes its listeners, waits
-// until every accepted connection's first request reaches a handler, and
-// only then calls Shutdown, which waits for the handlers.
-type unanswered struct {
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-}
-
-type connKey struct{}
-
-// track makes srv report its connections to a new unanswered. Call it
-// before Serve.
-func track(srv *http.Server) *unanswered {
-	u := &unanswered{conns: map[net.Conn]bool{}}
-	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, connKey{}, c)
-	}
-	srv.ConnState = func(c net.Conn, state http.ConnState) {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		switch state {
-		case http.StateNew:
-			u.conns[c] = true
-		case http.StateClosed, http.StateHijacked:
-			delete(u.conns, c)
-		}
-	}
-	h := srv.Handler
-	if h == nil {
-		h = http.DefaultServeMux
-	}
-	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-			u.mu.Lock()
-			delete(u.conns, c)
-			u.mu.Unlock()
-		}
-		h.ServeHTTP(w, r)
-	})
-	return u
-}
-
-// wait waits until every connection's first request has reached a
-// handler, or until ctx ends. The server's ReadHeaderTimeout bounds how
-// long a silent client keeps its connection.
-func (u *unanswered) wait(ctx context.Context) error {
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		u.mu.Lock()
-		n := len(u.conns)
-		u.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d connections still without an answer: %w", n, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return errors.Join(errs...)
 }
 
 // report logs a failed notification; a service keeps running without them.

@@ -36,16 +36,11 @@
 // connection; the activator holds the sockets, so the peer sees no end of
 // stream, and the listening socket stays open.
 //
-// http.Server.Shutdown alone would lose requests at each restart: a
-// connection accepted just before it, whose request the server reads only
-// after it began, is closed without an answer (net/http checks
-// shuttingDown right after reading a request). So the server first closes
-// the listener, waits until the request of every connection it accepted
-// has reached a handler, and only then calls Shutdown, which waits for
-// the handlers. Closing the listener closes only this process's copy of
-// the socket, whether the activator holds it as an -l socket or as a
-// stored one: connections not yet accepted wait in its listen backlog for
-// the next run.
+// graceful.Serve does the stop: http.Server.Shutdown alone would lose
+// requests at each restart (see the graceful package). Closing the
+// listener closes only this process's copy of the socket, whether the
+// activator holds it as an -l socket or as a stored one: connections not
+// yet accepted wait in its listen backlog for the next run.
 package main
 
 import (
@@ -65,6 +60,7 @@ import (
 	"time"
 
 	"github.com/go-activation/activation"
+	"github.com/go-activation/activation/graceful"
 	"github.com/go-activation/activation/notify"
 )
 
@@ -79,8 +75,8 @@ func main() {
 }
 
 func run() error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
 
 	infos, err := activation.Inherited()
 	if err != nil {
@@ -124,15 +120,9 @@ func run() error {
 		}
 		answer(w, map[string]any{"pid": pid, "echo": echo})
 	})
-	w := &waiting{conns: map[net.Conn]bool{}}
-	srv := &http.Server{
-		Handler:           w.handler(mux),
-		ReadHeaderTimeout: timeout,
-		ConnContext:       w.connContext,
-		ConnState:         w.connState,
-	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: timeout}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	go func() { served <- graceful.Serve(ctx, srv, l, timeout) }()
 
 	fmt.Fprintf(os.Stderr, "server: pid %d serving on %s, inherited %s\n", pid, l.Addr(), said)
 	sent, err := notify.Ready()
@@ -142,23 +132,7 @@ func run() error {
 	if !sent {
 		return errors.New("NOTIFY_SOCKET is not set: run under socket-activate --notify")
 	}
-
-	select {
-	case err := <-served:
-		return err
-	case <-sigs:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	l.Close()
-	// Serve returns once every connection it accepted is tracked.
-	if err := <-served; !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	if err := w.drain(ctx); err != nil {
-		return err
-	}
-	return srv.Shutdown(ctx)
+	return <-served
 }
 
 // listen returns the listening socket: the inherited one named web, or with
@@ -177,65 +151,6 @@ func listen(inherited []string) (net.Listener, error) {
 		return nil, err
 	}
 	return l, nil
-}
-
-// waiting tracks the accepted connections whose first request has not
-// reached a handler yet.
-type waiting struct {
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-}
-
-type connKey struct{}
-
-// connContext records c in the context of its requests.
-func (w *waiting) connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
-}
-
-// connState adds new connections and drops closed ones.
-func (w *waiting) connState(c net.Conn, state http.ConnState) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch state {
-	case http.StateNew:
-		w.conns[c] = true
-	case http.StateClosed, http.StateHijacked:
-		delete(w.conns, c)
-	}
-}
-
-// handler drops the request's connection, then calls h.
-func (w *waiting) handler(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-			w.mu.Lock()
-			delete(w.conns, c)
-			w.mu.Unlock()
-		}
-		h.ServeHTTP(rw, r)
-	})
-}
-
-// drain waits until no connection waits for its first request to reach a
-// handler, or until ctx ends. ReadHeaderTimeout bounds how long a silent
-// client keeps its connection.
-func (w *waiting) drain(ctx context.Context) error {
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		w.mu.Lock()
-		n := len(w.conns)
-		w.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d connections still without an answer: %w", n, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // peerConn returns the connection to the peer: the one stored as conn by an
