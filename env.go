@@ -86,21 +86,23 @@ func parseEnv(env environ) (listenEnv, error) {
 	return le, nil
 }
 
-// fdNames returns the name of each of the n fds: the names from
-// LISTEN_FDNAMES, which must be exactly n, or "unknown" for each.
-func (le listenEnv) fdNames(n int) ([]string, error) {
-	if le.names == nil {
-		names := make([]string, n)
-		for i := range names {
-			names[i] = defaultName
-		}
-		return names, nil
-	}
-	if len(le.names) != n {
-		return nil, envError(envFDNames, le.rawNames,
+// checkNames reports an error unless LISTEN_FDNAMES is absent or names
+// exactly n fds.
+func (le listenEnv) checkNames(n int) error {
+	if le.names != nil && len(le.names) != n {
+		return envError(envFDNames, le.rawNames,
 			rangeError{errnoInvalid, fmt.Sprintf("names %d fds but LISTEN_FDS is %d", len(le.names), n)})
 	}
-	return le.names, nil
+	return nil
+}
+
+// name is the name of the i-th fd: its entry in LISTEN_FDNAMES, or
+// "unknown" when the variable is absent.
+func (le listenEnv) name(i int) string {
+	if le.names == nil {
+		return defaultName
+	}
+	return le.names[i]
 }
 
 // envError names the variable and quotes its value.

@@ -27,7 +27,7 @@ func vars(kv ...string) environ {
 	}
 }
 
-// outcome is what parseEnv and fdNames say, in comparable form.
+// outcome is what parseEnv, checkNames and name say, in comparable form.
 type outcome struct {
 	N     int
 	Names []string
@@ -39,7 +39,11 @@ func parse(env environ) outcome {
 	le, err := parseEnv(env)
 	var names []string
 	if err == nil && le.n > 0 && le.n <= 1000 { // naming INT_MAX fds would take 32 GiB
-		names, err = le.fdNames(le.n)
+		if err = le.checkNames(le.n); err == nil {
+			for i := 0; i < le.n; i++ {
+				names = append(names, le.name(i))
+			}
+		}
 	}
 	if err != nil {
 		o := outcome{Errno: 0}

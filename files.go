@@ -23,20 +23,21 @@ const (
 // inheritedFD is one fd passed by the manager, with what is known of it.
 // Sockets are classified when inherited; their addresses are learnt when
 // first needed, from the converted value or from the fd.
+//
+// It is kept small: a process may inherit thousands, and every call walks
+// them all.
 type inheritedFD struct {
-	fd     int
-	name   string
-	kind   Kind
-	class  sockClass
-	sotype int // SO_TYPE, once asked: listening sockets are not asked unless described
+	fd        int32
+	kind      Kind
+	class     sockClass
+	sotype    int8 // SO_TYPE, once asked: listening sockets are not asked unless described
+	described bool // laddr and raddr are known
+	claimed   bool
+	closed    bool // the original fd is closed: a value made of it holds the socket
+	pending   bool // a value is made of it in the call under way
 
-	described    bool // network, laddr and raddr are known
-	network      string
-	laddr, raddr net.Addr
-
-	claimed bool
-	closed  bool // the original fd is closed: a value made of it holds the socket
-	pending bool // a value is made of it in the call under way
+	name         string
+	laddr, raddr net.Addr // nil for families and types the net package does not serve
 	// file wraps fd once a conversion has needed it. It is kept here so
 	// that a failed conversion leaves it reachable: an *os.File that is
 	// garbage collected closes its fd.
@@ -54,14 +55,23 @@ func (e *inheritedFD) osFile() *os.File {
 	return e.file
 }
 
+// network names a socket's network in the net package's words, or
+// "other"; it is "" for other kinds of file.
+func (e *inheritedFD) network() string {
+	if e.kind != KindSocket {
+		return ""
+	}
+	return networkOf(e.laddr)
+}
+
 // info describes e; the caller holds the set's lock.
 func (e *inheritedFD) info() Info {
 	describe(e)
 	return Info{
-		FD:         e.fd,
+		FD:         int(e.fd),
 		Name:       e.name,
 		Kind:       e.kind,
-		Network:    e.network,
+		Network:    e.network(),
 		Listening:  e.class == listenerSocket,
 		LocalAddr:  e.laddr,
 		RemoteAddr: e.raddr,
@@ -72,7 +82,6 @@ func (e *inheritedFD) info() Info {
 // learn records the addresses of a socket from the value made of it.
 func (e *inheritedFD) learn(laddr, raddr net.Addr) {
 	e.laddr, e.raddr = laddr, raddr
-	e.network = networkOf(laddr)
 	e.described = true
 }
 
@@ -162,7 +171,7 @@ func (s *fdSet) markCloseOnExec() {
 		if e := &s.fds[i]; !e.closed {
 			// The fd is open and held by the package or just handed
 			// out; only a close behind the package's back fails here.
-			markCloseOnExec(e.fd)
+			markCloseOnExec(int(e.fd))
 		}
 	}
 	s.marked = true

@@ -40,8 +40,8 @@ func inherit(env environ) ([]inheritedFD, error) {
 	fds := make([]inheritedFD, le.n)
 	for i := range fds {
 		e := &fds[i]
-		e.fd = firstFD + i
-		if e.kind, e.class, e.sotype, err = classify(e.fd); err != nil {
+		e.fd = int32(firstFD + i)
+		if e.kind, e.class, e.sotype, err = classify(firstFD + i); err != nil {
 			markRange(i)
 			if errors.Is(err, unix.EBADF) {
 				return nil, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", le.n, e.fd, err)
@@ -49,13 +49,12 @@ func inherit(env environ) ([]inheritedFD, error) {
 			return nil, fmt.Errorf("activation: fd %d: %w", e.fd, err)
 		}
 	}
-	names, err := le.fdNames(le.n)
-	if err != nil {
+	if err := le.checkNames(le.n); err != nil {
 		markRange(le.n)
 		return nil, err
 	}
 	for i := range fds {
-		fds[i].name = names[i]
+		fds[i].name = le.name(i)
 	}
 	return fds, nil
 }
@@ -118,7 +117,7 @@ func releaseForks() { syscall.ForkLock.RUnlock() }
 // getsockopt for a listening socket, two for other sockets, and fstat
 // for everything else.
 // sotype is the socket's SO_TYPE, or 0 where it was not asked.
-func classify(fd int) (kind Kind, class sockClass, sotype int, err error) {
+func classify(fd int) (kind Kind, class sockClass, sotype int8, err error) {
 	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	switch {
 	case err == nil && acc != 0:
@@ -130,11 +129,11 @@ func classify(fd int) (kind Kind, class sockClass, sotype int, err error) {
 		}
 		switch sotype {
 		case unix.SOCK_DGRAM:
-			return KindSocket, datagramSocket, sotype, nil
+			return KindSocket, datagramSocket, int8(sotype), nil
 		case unix.SOCK_STREAM, unix.SOCK_SEQPACKET:
-			return KindSocket, streamSocket, sotype, nil
+			return KindSocket, streamSocket, int8(sotype), nil
 		}
-		return KindSocket, otherSocket, sotype, nil
+		return KindSocket, otherSocket, int8(sotype), nil
 	case err != unix.ENOTSOCK:
 		return 0, 0, 0, os.NewSyscallError("getsockopt", err)
 	}
@@ -168,26 +167,24 @@ func describe(e *inheritedFD) {
 	if e.kind != KindSocket {
 		return
 	}
+	fd := int(e.fd)
 	if e.sotype == 0 {
-		sotype, err := unix.GetsockoptInt(e.fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		sotype, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 		if err != nil {
-			e.network = "other"
 			return
 		}
-		e.sotype = sotype
+		e.sotype = int8(sotype)
 	}
 	// The syscall package's getsockname, unlike x/sys's, does not ask
 	// for the protocol of every inet socket.
-	sa, err := syscall.Getsockname(e.fd)
+	sa, err := syscall.Getsockname(fd)
 	if err != nil {
-		e.network = "other"
 		return
 	}
-	e.laddr = sockaddrToAddr(sa, e.sotype)
-	e.network = networkOf(e.laddr)
+	e.laddr = sockaddrToAddr(sa, int(e.sotype))
 	if e.class != listenerSocket {
-		if peer, err := syscall.Getpeername(e.fd); err == nil {
-			e.raddr = sockaddrToAddr(peer, e.sotype)
+		if peer, err := syscall.Getpeername(fd); err == nil {
+			e.raddr = sockaddrToAddr(peer, int(e.sotype))
 		}
 	}
 }

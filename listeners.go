@@ -50,7 +50,7 @@ func toConn(e *inheritedFD) (net.Conn, error) {
 // reclassified and skipped) from a real failure.
 func conversionError(e *inheritedFD, as string, err error) error {
 	describe(e)
-	switch e.network {
+	switch e.network() {
 	case "tcp", "tcp6", "udp", "udp6", "unix", "unixgram", "unixpacket":
 		return fmt.Errorf("activation: fd %d (%q) as a %s: %w", e.fd, e.name, as, err)
 	}
@@ -111,7 +111,7 @@ func claimSelected[T io.Closer](s *fdSet, network, address string, fits func(*in
 		if err != errNotServable {
 			return zero, err
 		}
-		err = fmt.Errorf("fd %d (%q) is a %s socket, which the net package cannot serve as a %s", e.fd, e.name, e.network, what)
+		err = fmt.Errorf("fd %d (%q) is a %s socket, which the net package cannot serve as a %s", e.fd, e.name, e.network(), what)
 	}
 	return zero, fmt.Errorf("activation: listen %s %s: %w; inherited: %s", network, address, err, s.summary())
 }
@@ -122,7 +122,7 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 	switch {
 	case sel.byFD:
 		for i := range s.fds {
-			if s.fds[i].fd == sel.fd {
+			if int(s.fds[i].fd) == sel.fd {
 				return usable(&s.fds[i], fits, what)
 			}
 		}

@@ -34,12 +34,12 @@ func inheritedListeners(t *testing.T, n int) (*fdSet, []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		set.fds = append(set.fds, inheritedFD{fd: fd, name: "web", kind: KindSocket, class: listenerSocket})
+		set.fds = append(set.fds, inheritedFD{fd: int32(fd), name: "web", kind: KindSocket, class: listenerSocket})
 	}
 	t.Cleanup(func() {
 		for _, e := range set.fds {
 			if !e.claimed && e.parked == nil {
-				unix.Close(e.fd)
+				unix.Close(int(e.fd))
 			}
 		}
 	})
@@ -60,7 +60,7 @@ var errInjected = errors.New("injected failure")
 // failingOn converts with toListener but fails on the fd of e.
 func failingOn(fd int) converter[net.Listener] {
 	return func(e *inheritedFD) (net.Listener, error) {
-		if e.fd == fd {
+		if int(e.fd) == fd {
 			return nil, errInjected
 		}
 		return toListener(e)
@@ -73,7 +73,7 @@ func TestAFailedConversionClaimsNothingAndLosesNothing(t *testing.T) {
 			set, addrs := inheritedListeners(t, 3)
 			before := openFDs(t)
 
-			vals, _, err := take(set, isListener, failingOn(set.fds[2].fd), false)
+			vals, _, err := take(set, isListener, failingOn(int(set.fds[2].fd)), false)
 			if !errors.Is(err, errInjected) || vals != nil {
 				t.Fatalf("take = %v, %v; want nil and the conversion's error", vals, err)
 			}
