@@ -282,6 +282,20 @@ func awaitSignal() error {
 	return nil
 }
 
+// nextRun counts one more run of a helper program in the file that
+// stateEnv names and returns its number, from 1, with a channel that gets
+// SIGTERM.
+func nextRun() (int, <-chan os.Signal, error) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	state := os.Getenv(stateEnv)
+	b, _ := os.ReadFile(state)
+	if err := os.WriteFile(state, append(b, '.'), 0o600); err != nil {
+		return 0, nil, err
+	}
+	return len(b) + 1, sigs, nil
+}
+
 // useStore exercises the fd store (--notify --restart --now, one socket
 // named web). Each run prints what it got and exits; the fourth waits for
 // SIGTERM. The state file counts the runs.
@@ -298,12 +312,8 @@ func awaitSignal() error {
 //	run 3: reads "stored" on fd 5; removes "kept" with FDSTOREREMOVE=1.
 //	run 4: finds only "stored" left.
 func useStore() error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	state := os.Getenv(stateEnv)
-	b, _ := os.ReadFile(state)
-	runs := len(b) + 1
-	if err := os.WriteFile(state, append(b, '.'), 0o600); err != nil {
+	runs, sigs, err := nextRun()
+	if err != nil {
 		return err
 	}
 	fmt.Printf("run %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s\n", runs, os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"))
@@ -343,12 +353,8 @@ func useStore() error {
 //	       reports POLLHUP or POLLERR (the peer is gone) and says so; then
 //	       waits for SIGTERM.
 func storeConn() error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	state := os.Getenv(stateEnv)
-	b, _ := os.ReadFile(state)
-	runs := len(b) + 1
-	if err := os.WriteFile(state, append(b, '.'), 0o600); err != nil {
+	runs, sigs, err := nextRun()
+	if err != nil {
 		return err
 	}
 	fmt.Printf("run %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s\n", runs, os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"))
@@ -386,12 +392,8 @@ func storeConn() error {
 //	run 2: says what it got and what fd 3 is, answers one connection on
 //	       fd 3 with "pid PID", says so and waits for SIGTERM.
 func ownListener() error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	state := os.Getenv(stateEnv)
-	b, _ := os.ReadFile(state)
-	runs := len(b) + 1
-	if err := os.WriteFile(state, append(b, '.'), 0o600); err != nil {
+	runs, sigs, err := nextRun()
+	if err != nil {
 		return err
 	}
 	fmt.Printf("run %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s LISTEN_PID=%s\n", runs, envValue("LISTEN_FDS"), envValue("LISTEN_FDNAMES"), envValue("LISTEN_PID"))
