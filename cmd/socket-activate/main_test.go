@@ -198,7 +198,7 @@ func TestProgramGetsSockets(t *testing.T) {
 		addr    func(printed []string) string
 	}
 	printed := func(i int) func([]string) string { return func(a []string) string { return a[i] } }
-	tests := []struct {
+	type passCase struct {
 		name    string
 		args    []string
 		sockets int
@@ -207,7 +207,8 @@ func TestProgramGetsSockets(t *testing.T) {
 		fds     func(printed []string) []string
 		names   string
 		warning string
-	}{{
+	}
+	tests := []passCase{{
 		name:    "one TCP socket on an ephemeral IPv4 port is fd 3 with its --fdname",
 		args:    []string{"-l", "127.0.0.1:0", "--fdname=web"},
 		sockets: 1,
@@ -286,16 +287,7 @@ func TestProgramGetsSockets(t *testing.T) {
 		names:   "unknown",
 	}}
 	if runtime.GOOS == "linux" {
-		tests = append(tests, struct {
-			name    string
-			args    []string
-			sockets int
-			dials   []dial
-			now     bool
-			fds     func(printed []string) []string
-			names   string
-			warning string
-		}{
+		tests = append(tests, passCase{
 			name:    "an abstract socket is passed on Linux",
 			args:    []string{"-l", abstract},
 			sockets: 1,
@@ -478,11 +470,12 @@ func TestSetupErrorsExitWithStatus1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
+	type setupCase struct {
 		name   string
 		args   []string
 		stderr string
-	}{{
+	}
+	tests := []setupCase{{
 		name:   "a port in use",
 		args:   []string{"-l", busy.Addr().String(), exe},
 		stderr: fmt.Sprintf("cannot listen on %q: bind: address already in use", busy.Addr()),
@@ -524,11 +517,7 @@ func TestSetupErrorsExitWithStatus1(t *testing.T) {
 		stderr: `unknown option "--bogus" (see --help)`,
 	}}
 	if runtime.GOOS != "linux" {
-		tests = append(tests, struct {
-			name   string
-			args   []string
-			stderr string
-		}{
+		tests = append(tests, setupCase{
 			name:   "an abstract socket outside Linux",
 			args:   []string{"-l", "@x", exe},
 			stderr: `bad address "@x": abstract unix sockets exist only on Linux`,

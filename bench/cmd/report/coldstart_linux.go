@@ -222,6 +222,12 @@ func coldPlainTriggered(bin string) (d, gap time.Duration, err error) {
 		return 0, 0, err
 	}
 	defer t.Close()
+	return dialFirstByte(addr, start, deadline)
+}
+
+// dialFirstByte dials addr in the retry loop until it connects and returns
+// the time from start to the first response byte, and dialRetry's gap.
+func dialFirstByte(addr string, start, deadline time.Time) (d, gap time.Duration, err error) {
 	c, gap, err := dialRetry(addr, start, deadline)
 	if err != nil {
 		return 0, 0, err
@@ -272,14 +278,5 @@ func coldPlain(bin string) (d, gap time.Duration, err error) {
 		return 0, 0, err
 	}
 	defer stop(cmd)
-	c, gap, err := dialRetry(addr, start, deadline)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer c.Close()
-	if err := firstByte(c, deadline); err != nil {
-		return 0, 0, err
-	}
-	d = time.Since(start)
-	return d, gap, checkRest(c)
+	return dialFirstByte(addr, start, deadline)
 }
