@@ -50,6 +50,9 @@ func openFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("counting fds: %v", err)
+		}
 		t.Skip("no /proc/self/fd to count fds with")
 	}
 	return len(ents)
