@@ -194,6 +194,17 @@ func Conns() ([]net.Conn, error) {
 	return cs, err
 }
 
+// ConnsNamed is Conns for the fds named name only: it returns every
+// unclaimed inherited connected socket whose LISTEN_FDNAMES entry is name,
+// in fd order, and claims them, leaving connections of other names for
+// other calls. A service that keeps connections in the manager's fd store
+// under a name of its own takes them back this way. The caller owns the
+// connections.
+func ConnsNamed(name string) ([]net.Conn, error) {
+	cs, _, err := takeAll(func(e *inheritedFD) bool { return isStream(e) && e.name == name }, toConn, false)
+	return cs, err
+}
+
 // ListenersWithNames is Listeners, grouped by the fds' names; within a
 // name the listeners are in fd order.
 func ListenersWithNames() (map[string][]net.Listener, error) {

@@ -226,6 +226,12 @@ func doCall(call string, r *report) (items []string, closers []func() error, err
 		for _, c := range cs {
 			add("", c, func() error { _, err := c.Write([]byte("hello from the child")); return err })
 		}
+	case strings.HasPrefix(call, "ConnsNamed "):
+		var cs []net.Conn
+		cs, err = activation.ConnsNamed(strings.TrimPrefix(call, "ConnsNamed "))
+		for _, c := range cs {
+			add("", c, func() error { _, err := c.Write([]byte("hello from the child")); return err })
+		}
 	case call == "Files":
 		var fs []*os.File
 		fs, err = activation.Files()

@@ -119,6 +119,32 @@ func TestNamedCallsGroupByName(t *testing.T) {
 	diff(t, "problems using the values", []string(nil), r.Serve)
 }
 
+func TestConnsNamedTakesOnlyConnectionsOfThatName(t *testing.T) {
+	kept0, client0 := tcpConnPair(t)
+	other, client1 := tcpConnPair(t)
+	kept1, client2 := tcpConnPair(t)
+	web, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
+	r := run(t, childProc{
+		scenario: "calls",
+		files:    filesOf(kept0, other, kept1, web),
+		env:      append(activated(4, "kept", "other", "kept", "kept"), "ACTIVATION_TEST_CALLS=ConnsNamed kept,ConnsNamed kept,Conns,Listeners"),
+	})
+	diff(t, "calls", []callResult{
+		{Call: "ConnsNamed kept", Items: []string{kept0.desc, kept1.desc}},
+		{Call: "ConnsNamed kept"},
+		{Call: "Conns", Items: []string{other.desc}},
+		{Call: "Listeners", Items: []string{web.desc}},
+	}, r.Calls)
+	diff(t, "problems using the values", []string(nil), r.Serve)
+	for i, c := range []net.Conn{client0, client1, client2} {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got := make([]byte, len("hello from the child"))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello from the child" {
+			t.Errorf("connection %d: read %q, %v", i, got, err)
+		}
+	}
+}
+
 func TestTLSListenersRefusesANilConfigAndClaimsNothing(t *testing.T) {
 	web, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
 	r := run(t, childProc{
