@@ -122,7 +122,9 @@
 // closed. A listening socket never reports either. An fd that hung up is
 // never passed to the next start. FDPOLL=0 in the FDSTORE=1 message keeps
 // its fds however they poll, until FDSTOREREMOVE=1; for a file stored
-// twice, the first message's FDPOLL holds.
+// twice, the first message's FDPOLL holds. An fd that cannot be watched
+// at all, an O_PATH handle, is kept only when stored with FDPOLL=0, as
+// systemd requires; otherwise it is closed with a warning.
 //
 // # Errors
 //

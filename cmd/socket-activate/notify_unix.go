@@ -262,7 +262,7 @@ func (n *notifier) handle(msg []byte, fds []int) {
 	for i, fd := range fds {
 		if err := n.keep(fd, name, poll); err != nil {
 			fmt.Fprintf(n.stderr, "socket-activate: warning: fd store: %v\n", err)
-			closeFDs(fds[i:])
+			closeFDs(fds[i+1:]) // keep closed fds[i]
 			return
 		}
 	}
@@ -290,11 +290,29 @@ func (n *notifier) keep(fd int, name string, poll bool) error {
 		unix.Close(fd)
 		return fmt.Errorf("more than %d fds stored", maxStored)
 	}
+	if poll && !pollable(fd) {
+		// systemd refuses what its event loop cannot watch, unless
+		// FDPOLL=0 says not to.
+		unix.Close(fd)
+		return fmt.Errorf("fd named %q not kept: it cannot be watched for hang-ups (an O_PATH handle), so it must be stored with FDPOLL=0, as systemd requires", name)
+	}
 	n.store = append(n.store, storedFD{file: os.NewFile(uintptr(fd), name), fd: fd, name: name, dev: dev, ino: ino, poll: poll})
 	if poll {
 		n.wake()
 	}
 	return nil
+}
+
+// pollable reports whether poll can watch fd: not an O_PATH handle, for
+// which it reports POLLNVAL.
+func pollable(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		_, err := unix.Poll(pfd, 0)
+		if err != unix.EINTR {
+			return err != nil || pfd[0].Revents&unix.POLLNVAL == 0
+		}
+	}
 }
 
 // remove closes and drops every stored fd named name.
