@@ -4,7 +4,9 @@ package activation_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -48,8 +50,10 @@ type report struct {
 	Inodes     []uint64 // for the race scenario: the inode of every value handed out
 	Elapsed    time.Duration
 	Allocated  uint64
-	OpenBefore []int // fds among 3…9 open before the first call
-	OpenAfter  []int // fds among 3…9 open at the end
+	OpenBefore []int  // fds among 3…9 open before the first call
+	OpenAfter  []int  // fds among 3…9 open at the end
+	OwnFD      int    // the fd of the child's own listener, if it made one
+	Shown      string // what the fd ACTIVATION_TEST_SHOW_FD names, before the calls
 }
 
 type callResult struct {
@@ -64,6 +68,8 @@ type childProc struct {
 	scenario string
 	files    []*os.File
 	env      []string
+	dir      string   // the child's working directory, if not the test's
+	stdin    *os.File // the child's standard input, if not /dev/null
 }
 
 func run(t *testing.T, c childProc) report {
@@ -71,6 +77,10 @@ func run(t *testing.T, c childProc) report {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.ExtraFiles = c.files
+	cmd.Dir = c.dir
+	if c.stdin != nil {
+		cmd.Stdin = c.stdin
+	}
 	return runCmd(t, c.scenario, cmd)
 }
 
@@ -119,6 +129,8 @@ func runChild(name string) int {
 		r = childRace()
 	case "hostile":
 		r = childHostile()
+	case "resolve":
+		r = childResolve()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown scenario %q\n", name)
 		return 2
@@ -134,8 +146,20 @@ func runChild(name string) int {
 // the environment, the flags and the fd counts, and uses every value.
 func childCalls(calls []string) report {
 	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if dir := os.Getenv("ACTIVATION_TEST_CHDIR"); dir != "" {
+		if err := os.Chdir(dir); err != nil {
+			panic(err)
+		}
+	}
+	var own net.Listener
+	if os.Getenv("ACTIVATION_TEST_OWN") == "listener" {
+		own = ownListenerOnLowestFD()
+	}
 	startNetpoll()
 	r := report{FDsBefore: countFDs()}
+	if fd := os.Getenv("ACTIVATION_TEST_SHOW_FD"); fd != "" {
+		r.Shown, _ = os.Readlink("/proc/self/fd/" + fd)
+	}
 	var held []func() error
 	for i, call := range calls {
 		res := callResult{Call: call}
@@ -167,6 +191,22 @@ func childCalls(calls []string) report {
 		r.Inherited = append(r.Inherited, info.String())
 	}
 	r.FDsHeld = countFDs()
+	if own != nil {
+		r.OwnFD = fdOf(own.(syscall.Conn))
+		if err := serveOnce(own); err != nil {
+			r.Serve = append(r.Serve, "the child's own listener: "+err.Error())
+		}
+		own.Close()
+	}
+	// The runtime's poller still works: no call closed its fds.
+	if l, err := net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		r.Serve = append(r.Serve, "a new listener after the calls: "+err.Error())
+	} else {
+		if err := serveOnce(l); err != nil {
+			r.Serve = append(r.Serve, "a new listener after the calls: "+err.Error())
+		}
+		l.Close()
+	}
 	for _, c := range held {
 		if err := c(); err != nil {
 			r.Serve = append(r.Serve, "close: "+err.Error())
@@ -333,6 +373,31 @@ func echoSelf(pc net.PacketConn) error {
 	return nil
 }
 
+// ownListenerOnLowestFD opens a listener of the process's own on the
+// lowest free fd, as a program does before its first call of the package:
+// a placeholder holds that fd while the runtime's poller opens its fds.
+func ownListenerOnLowestFD() net.Listener {
+	placeholder, err := os.Open(os.DevNull)
+	if err != nil {
+		panic(err)
+	}
+	startNetpoll()
+	placeholder.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+func fdOf(c syscall.Conn) int {
+	fd := -1
+	if rc, err := c.SyscallConn(); err == nil {
+		rc.Control(func(s uintptr) { fd = int(s) })
+	}
+	return fd
+}
+
 // startNetpoll makes the runtime open its poller's fds now, so that they
 // do not count as fds the package made.
 func startNetpoll() {
@@ -429,6 +494,14 @@ func childHostile() report {
 		}
 		ownFile = f
 	}
+	if fd, err := strconv.Atoi(os.Getenv("ACTIVATION_TEST_MARK")); err == nil {
+		// As libsystemd's sd_listen_fds(0) does when other code calls it first.
+		unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+	}
+	if n, err := strconv.Atoi(os.Getenv("ACTIVATION_TEST_NAMES")); err == nil {
+		// A value too long to pass through exec (128 KiB at most).
+		os.Setenv("LISTEN_FDNAMES", strings.Repeat("name:", n)+"name")
+	}
 	r := report{OpenBefore: openAmong3to9()}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -463,6 +536,56 @@ func childHostile() report {
 		if flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); flags&unix.FD_CLOEXEC == 0 {
 			r.NotCloexec = append(r.NotCloexec, fd)
 		}
+	}
+	return r
+}
+
+// childResolve calls Listen with a host name while the resolver blocks,
+// and checks that meanwhile the process can start a child process and the
+// package answers: no lock is held while a name is resolved.
+func childResolve() report {
+	var r report
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-release
+		return nil, errors.New("the test's resolver answers nothing")
+	}}
+	done := make(chan struct{})
+	go func() {
+		if l, err := activation.Listen("tcp", "blocked.invalid:"+os.Getenv("ACTIVATION_TEST_PORT")); err == nil {
+			l.Close()
+		}
+		close(done)
+	}()
+	within := func(what string, f func() error) {
+		ch := make(chan error, 1)
+		go func() { ch <- f() }()
+		select {
+		case err := <-ch:
+			if err != nil {
+				r.Serve = append(r.Serve, what+": "+err.Error())
+			}
+		case <-time.After(10 * time.Second):
+			r.Serve = append(r.Serve, what+" waited 10s for a host name to be resolved")
+		}
+	}
+	select {
+	case <-asked:
+		within("starting a child process", func() error { return exec.Command("true").Run() })
+		within("Inherited", func() error { _, err := activation.Inherited(); return err })
+	case <-time.After(20 * time.Second):
+		r.Serve = append(r.Serve, "Listen never asked the resolver")
+	}
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		r.Serve = append(r.Serve, "Listen did not return once the resolver answered")
 	}
 	return r
 }

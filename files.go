@@ -150,6 +150,13 @@ func use(f func(*fdSet) error) (bool, error) {
 	return true, f(s)
 }
 
+// readOnce does the first call's work, if no call has yet, for a call that
+// fails on its arguments: the environment is read and unset and the fds
+// marked close-on-exec all the same, so nothing stays inheritable.
+func readOnce() {
+	use(func(*fdSet) error { return nil })
+}
+
 // takeAll is take on the process's fds.
 func takeAll[T io.Closer](fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
 	var vals []T
