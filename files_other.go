@@ -46,3 +46,5 @@ func isV6Only(int) bool { return false }
 func socketBoundTo(sockID, fileID) (match, known bool) { return false, false }
 
 func unnamed(fd int, peer bool, a net.Addr) net.Addr { return a }
+
+func closeFD(int) error { return errors.ErrUnsupported }

@@ -26,7 +26,9 @@ func processEnviron() environ {
 // close-on-exec to the caller, which holds syscall.ForkLock meanwhile,
 // except on an error, where every inherited fd of the range is marked.
 func inherit(env environ) ([]inheritedFD, error) {
-	defer unsetEnv()
+	var vars lookedUp
+	env.getenv = vars.recording(env.getenv)
+	defer vars.unset()
 	le, err := parseEnv(env)
 	if err != nil || le.n == 0 {
 		return nil, err
@@ -61,9 +63,38 @@ func inheritRange(le listenEnv) ([]inheritedFD, error) {
 	return fds, nil
 }
 
-func unsetEnv() {
-	for _, key := range [...]string{envPID, envPIDFDID, envFDs, envFDNames} {
-		os.Unsetenv(key)
+// lookedUp remembers which of the protocol's variables parsing found set
+// or unset, so that unsetting them looks each up at most once more.
+type lookedUp struct {
+	known, set [4]bool
+}
+
+var protocolVars = [...]string{envPID, envPIDFDID, envFDs, envFDNames}
+
+// recording wraps getenv to remember what it says of the variables.
+func (l *lookedUp) recording(getenv func(string) (string, bool)) func(string) (string, bool) {
+	return func(key string) (string, bool) {
+		v, ok := getenv(key)
+		for i, k := range protocolVars {
+			if k == key {
+				l.known[i], l.set[i] = true, ok
+			}
+		}
+		return v, ok
+	}
+}
+
+// unset unsets the variables that are set. (Unsetting one that is not
+// costs as much: in a program linked with cgo, the C library's unsetenv
+// walks the whole environment.)
+func (l *lookedUp) unset() {
+	for i, key := range protocolVars {
+		if !l.known[i] {
+			_, l.set[i] = os.LookupEnv(key)
+		}
+		if l.set[i] {
+			os.Unsetenv(key)
+		}
 	}
 }
 
@@ -78,7 +109,7 @@ func unsetEnv() {
 func checkRange(n int) error {
 	for i := 0; i < n; i++ {
 		fd := firstFD + i
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		flags, err := fdFlags(fd)
 		if err != nil {
 			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", n, fd, os.NewSyscallError("fcntl", err))
 		}
@@ -146,12 +177,12 @@ func releaseForks() { syscall.ForkLock.RUnlock() }
 // file it names; one naming a socket file is of kind other.
 // sotype is the socket's SO_TYPE, or 0 where it was not asked.
 func classify(fd int) (kind Kind, class sockClass, sotype int8, err error) {
-	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	acc, err := socketOption(fd, unix.SO_ACCEPTCONN)
 	switch {
 	case err == nil && acc != 0:
 		return KindSocket, listenerSocket, 0, nil
 	case err == nil:
-		sotype, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		sotype, err := socketOption(fd, unix.SO_TYPE)
 		if err != nil {
 			return 0, 0, 0, os.NewSyscallError("getsockopt", err)
 		}
@@ -201,7 +232,7 @@ func datagramProtocol(fd int) bool {
 	if soProtocol == 0 {
 		return true
 	}
-	p, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, soProtocol)
+	p, err := socketOption(fd, soProtocol)
 	if err != nil {
 		return true
 	}

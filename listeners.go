@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,8 +12,8 @@ import (
 
 // toListener makes a net.Listener of a listening socket. The listener
 // holds a duplicate of the fd; valueOf closes the original.
-func toListener(e *inheritedFD) (net.Listener, error) {
-	l, err := net.FileListener(e.osFile())
+func toListener(e *inheritedFD, f *os.File) (net.Listener, error) {
+	l, err := net.FileListener(f)
 	if err != nil {
 		return nil, conversionError(e, "listener", err)
 	}
@@ -21,8 +22,8 @@ func toListener(e *inheritedFD) (net.Listener, error) {
 }
 
 // toPacketConn makes a net.PacketConn of a datagram socket.
-func toPacketConn(e *inheritedFD) (net.PacketConn, error) {
-	pc, err := net.FilePacketConn(e.osFile())
+func toPacketConn(e *inheritedFD, f *os.File) (net.PacketConn, error) {
+	pc, err := net.FilePacketConn(f)
 	if err != nil {
 		return nil, conversionError(e, "datagram socket", err)
 	}
@@ -32,8 +33,8 @@ func toPacketConn(e *inheritedFD) (net.PacketConn, error) {
 
 // toConn makes a net.Conn of a connected stream or seqpacket socket. A
 // stream socket that is neither listening nor connected is not servable.
-func toConn(e *inheritedFD) (net.Conn, error) {
-	c, err := net.FileConn(e.osFile())
+func toConn(e *inheritedFD, f *os.File) (net.Conn, error) {
+	c, err := net.FileConn(f)
 	if err != nil {
 		return nil, conversionError(e, "connection", err)
 	}
@@ -104,7 +105,7 @@ func claimSelected[T io.Closer](s *fdSet, network, address string, fits func(*in
 	}
 	if err == nil {
 		var v T
-		v, err = valueOf(e, convert)
+		v, err = valueOf(e, convert, nil)
 		if err == nil {
 			e.claim(v)
 			return v, nil
@@ -220,7 +221,7 @@ func claimBoundTo[T io.Closer](network, address string, fits func(*inheritedFD) 
 			if e.claimed || !fits(e) {
 				continue // another goroutine took it meanwhile
 			}
-			val, err := valueOf(e, convert)
+			val, err := valueOf(e, convert, nil)
 			if err == errNotServable {
 				continue
 			}
