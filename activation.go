@@ -179,17 +179,7 @@ type Info struct {
 //	fd 4 "conn": unix connection on /run/app.sock from (unnamed), claimed
 func (i Info) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "fd %d %q: ", i.FD, i.Name)
-	switch {
-	case i.Kind != KindSocket:
-		b.WriteString(i.Kind.String())
-	case i.Listening:
-		fmt.Fprintf(&b, "%s listener", i.Network)
-	case i.RemoteAddr != nil:
-		fmt.Fprintf(&b, "%s connection", i.Network)
-	default:
-		fmt.Fprintf(&b, "%s socket", i.Network)
-	}
+	fmt.Fprintf(&b, "fd %d %q: %s", i.FD, i.Name, i.noun())
 	if i.LocalAddr != nil {
 		fmt.Fprintf(&b, " on %s", displayAddr(i.LocalAddr))
 	}
@@ -200,6 +190,20 @@ func (i Info) String() string {
 		b.WriteString(", claimed")
 	}
 	return b.String()
+}
+
+// noun says what the fd is: "fifo", "tcp listener", "udp socket",
+// "unix connection".
+func (i Info) noun() string {
+	switch {
+	case i.Kind != KindSocket:
+		return i.Kind.String()
+	case i.Listening:
+		return i.Network + " listener"
+	case i.RemoteAddr != nil:
+		return i.Network + " connection"
+	}
+	return i.Network + " socket"
 }
 
 // displayAddr writes the address of an unnamed unix socket (one end of a
@@ -280,6 +284,30 @@ func PacketConnsWithNames() (map[string][]net.PacketConn, error) {
 	return byName(pcs, names), err
 }
 
+// A NamedListener is an inherited listener and the name of its fd. It is a
+// net.Listener itself, so it can be served directly; its Listener field is
+// the *net.TCPListener or *net.UnixListener.
+type NamedListener struct {
+	Name string // the fd's LISTEN_FDNAMES entry, or "unknown"
+	net.Listener
+}
+
+// NamedListeners is Listeners with the name of each listener's fd, in fd
+// order: what a server that serves every inherited listener logs, in the
+// order the manager passed them (ListenersWithNames gives a map, whose
+// order is random). The caller owns the listeners.
+func NamedListeners() ([]NamedListener, error) {
+	ls, names, err := takeAll(isListener, toListener, true)
+	if ls == nil {
+		return nil, err
+	}
+	named := make([]NamedListener, len(ls))
+	for i, l := range ls {
+		named[i] = NamedListener{Name: names[i], Listener: l}
+	}
+	return named, err
+}
+
 // TLSListeners is Listeners with each listener wrapped by tls.NewListener
 // with config. A nil config is an error, and nothing is claimed.
 func TLSListeners(config *tls.Config) ([]net.Listener, error) {
@@ -294,6 +322,23 @@ func TLSListeners(config *tls.Config) ([]net.Listener, error) {
 	return ls, err
 }
 
+// TLSListenersWithNames is ListenersWithNames with each listener wrapped
+// by tls.NewListener with config. A nil config is an error, and nothing is
+// claimed.
+func TLSListenersWithNames(config *tls.Config) (map[string][]net.Listener, error) {
+	if config == nil {
+		readOnce()
+		return nil, fmt.Errorf("activation: TLSListenersWithNames needs a tls.Config, got nil")
+	}
+	m, err := ListenersWithNames()
+	for _, ls := range m {
+		for i, l := range ls {
+			ls[i] = tls.NewListener(l, config)
+		}
+	}
+	return m, err
+}
+
 // Listen returns a listener for network ("tcp", "tcp4", "tcp6", "unix" or
 // "unixpacket") and address, taking an inherited socket where the address
 // asks for one. The address is one of:
@@ -302,6 +347,7 @@ func TLSListeners(config *tls.Config) ([]net.Listener, error) {
 //	sd-listen:NAME    the one unclaimed inherited listener named NAME
 //	sd-listen:NAME:I  the I-th (from 0) inherited fd named NAME, which must be an unclaimed listener
 //	fd:N              inherited fd N, which must be an unclaimed listener
+//	fd:0              standard input, which must be a listening socket (see StdinListener)
 //
 // For these forms the network only says that a stream listener is wanted;
 // its family is whatever the manager passed. Any other address is an

@@ -5,6 +5,7 @@ package activation_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type report struct {
 	OpenAfter  []int  // fds among 3…9 open at the end
 	OwnFD      int    // the fd of the child's own listener, if it made one
 	Shown      string // what the fd ACTIVATION_TEST_SHOW_FD names, before the calls
+	Stdio      []string // what fds 0 and 1 name after the calls
 }
 
 type callResult struct {
@@ -74,6 +76,12 @@ type childProc struct {
 
 func run(t *testing.T, c childProc) report {
 	t.Helper()
+	return runCmd(t, c.scenario, childCommand(c))
+}
+
+// childCommand is the command that runs the test binary as the child c
+// describes; runCmd sets its scenario and standard output and error.
+func childCommand(c childProc) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.ExtraFiles = c.files
@@ -81,7 +89,7 @@ func run(t *testing.T, c childProc) report {
 	if c.stdin != nil {
 		cmd.Stdin = c.stdin
 	}
-	return runCmd(t, c.scenario, cmd)
+	return cmd
 }
 
 // runCmd runs cmd, a re-run of the test binary, as the child for scenario
@@ -91,7 +99,10 @@ func runCmd(t *testing.T, scenario string, cmd *exec.Cmd) report {
 	// GORACE: the race detector otherwise sleeps a second at exit.
 	cmd.Env = append(cmd.Env, childEnv+"="+scenario, "GORACE=atexit_sleep_ms=0")
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	cmd.Stderr = &stderr
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -108,7 +119,16 @@ func runCmd(t *testing.T, scenario string, cmd *exec.Cmd) report {
 		t.Fatalf("child %s did not finish in 60s; stderr:\n%s", scenario, stderr.String())
 	}
 	var r report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+	out := stdout.Bytes()
+	for _, kv := range cmd.Env {
+		if path, ok := strings.CutPrefix(kv, reportEnv+"="); ok {
+			var err error
+			if out, err = os.ReadFile(path); err != nil {
+				t.Fatalf("child %s: %v\nstderr:\n%s", scenario, err, stderr.String())
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("child %s: bad report %q: %v\nstderr:\n%s", scenario, stdout.String(), err, stderr.String())
 	}
 	return r
@@ -135,12 +155,27 @@ func runChild(name string) int {
 		fmt.Fprintf(os.Stderr, "unknown scenario %q\n", name)
 		return 2
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+	out := os.Stdout
+	if path := os.Getenv(reportEnv); path != "" {
+		// Standard output may be a socket under test.
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := json.NewEncoder(out).Encode(r); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	return 0
 }
+
+// reportEnv names a file for the child's report instead of its standard
+// output.
+const reportEnv = "ACTIVATION_TEST_REPORT"
 
 // childCalls makes the calls in order, records what each returns, checks
 // the environment, the flags and the fd counts, and uses every value.
@@ -191,6 +226,10 @@ func childCalls(calls []string) report {
 		r.Inherited = append(r.Inherited, info.String())
 	}
 	r.FDsHeld = countFDs()
+	for _, fd := range []string{"0", "1"} {
+		link, _ := os.Readlink("/proc/self/fd/" + fd)
+		r.Stdio = append(r.Stdio, link)
+	}
 	if own != nil {
 		r.OwnFD = fdOf(own.(syscall.Conn))
 		if err := serveOnce(own); err != nil {
@@ -237,6 +276,44 @@ func doCall(call string, r *report) (items []string, closers []func() error, err
 		ls, err = activation.TLSListeners(nil)
 		for _, l := range ls {
 			add("", l, func() error { return nil })
+		}
+	case call == "TLSListenersWithNames nil", call == "TLSListenersWithNames":
+		var config *tls.Config
+		if call == "TLSListenersWithNames" {
+			config = &tls.Config{}
+		}
+		var m map[string][]net.Listener
+		m, err = activation.TLSListenersWithNames(config)
+		for _, name := range sortedKeys(m) {
+			for _, l := range m[name] {
+				add(name, l, func() error { return nil })
+			}
+		}
+	case call == "NamedListeners":
+		var ls []activation.NamedListener
+		ls, err = activation.NamedListeners()
+		for _, l := range ls {
+			add(l.Name, l.Listener, func() error { return serveOnce(l) })
+		}
+	case call == "StdinListener":
+		var l net.Listener
+		if l, err = activation.StdinListener(); err == nil {
+			add("", l, func() error { return serveOnce(l) })
+		}
+	case call == "StdinPacketConn":
+		var pc net.PacketConn
+		if pc, err = activation.StdinPacketConn(); err == nil {
+			add("", pc, func() error { return echoSelf(pc) })
+		}
+	case call == "StdinConn":
+		var c net.Conn
+		if c, err = activation.StdinConn(); err == nil {
+			add("", c, func() error { _, err := c.Write([]byte("hello from the child")); return err })
+		}
+	case call == "StdinInfo":
+		var info activation.Info
+		if info, err = activation.StdinInfo(); err == nil {
+			items = append(items, info.String())
 		}
 	case call == "ListenersWithNames":
 		var m map[string][]net.Listener
@@ -331,8 +408,8 @@ func sortedKeys[V any](m map[string]V) []string {
 func serveOnce(l net.Listener) error {
 	a := l.Addr()
 	network := a.Network()
-	if _, ok := l.(*net.TCPListener); !ok && strings.HasPrefix(network, "tcp") {
-		return nil // wrapped (TLS): accepting is tls's business
+	if strings.HasPrefix(fmt.Sprintf("%T", l), "*tls.") {
+		return nil // accepting is tls's business
 	}
 	c, err := net.DialTimeout(network, a.String(), 5*time.Second)
 	if err != nil {

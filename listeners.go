@@ -65,6 +65,9 @@ const selectorPrefix = "sd-listen"
 // selects or is bound to, or else what fallback makes.
 func claim[T io.Closer](network, address string, fits func(*inheritedFD) bool, convert converter[T], what string, fallback func() (T, error)) (T, error) {
 	var zero T
+	if sel, err := parseSelector(address, func(string) bool { return false }); err == nil && sel.byFD && sel.fd == 0 {
+		return takeStdin(fits, convert, what)
+	}
 	if isSelector(address) {
 		var v T
 		found, err := use(func(s *fdSet) (err error) {
