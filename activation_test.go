@@ -51,10 +51,10 @@ type report struct {
 	Inodes     []uint64 // for the race scenario: the inode of every value handed out
 	Elapsed    time.Duration
 	Allocated  uint64
-	OpenBefore []int  // fds among 3…9 open before the first call
-	OpenAfter  []int  // fds among 3…9 open at the end
-	OwnFD      int    // the fd of the child's own listener, if it made one
-	Shown      string // what the fd ACTIVATION_TEST_SHOW_FD names, before the calls
+	OpenBefore []int    // fds among 3…9 open before the first call
+	OpenAfter  []int    // fds among 3…9 open at the end
+	OwnFD      int      // the fd of the child's own listener, if it made one
+	Shown      string   // what the fd ACTIVATION_TEST_SHOW_FD names, before the calls
 	Stdio      []string // what fds 0 and 1 name after the calls
 }
 

@@ -144,4 +144,3 @@ func TestStdinListenerAndPacketConnTakeTheirKind(t *testing.T) {
 		})
 	}
 }
-
