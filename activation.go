@@ -108,9 +108,11 @@
 // # Platforms
 //
 // The protocol works on every Unix. On other systems (Windows, Plan 9,
-// js/wasm, wasip1) nothing is ever inherited: every function returns
-// nothing and a nil error, and Listen and ListenPacket fall back to
-// net.Listen and net.ListenPacket.
+// js/wasm, wasip1) nothing is ever inherited: the functions that hand out
+// what was inherited return nothing and a nil error, Listen and
+// ListenPacket fall back to net.Listen and net.ListenPacket for an
+// ordinary address and return an error for the sd-listen and fd: forms,
+// and the Stdin functions return an error wrapping errors.ErrUnsupported.
 package activation
 
 import (
