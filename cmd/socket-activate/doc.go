@@ -98,7 +98,12 @@
 // With --notify the program gets NOTIFY_SOCKET, a datagram socket in a new
 // temporary directory, and may send sd_notify(3) messages to it. READY=1
 // prints "socket-activate: ready". FDSTORE=1 with fds keeps them under
-// FDNAME ("stored" without it); the same file is kept once. FDSTOREREMOVE=1
+// FDNAME ("stored" without it). As in systemd, an fd that shares its open
+// file description with one in the store (a dup of it, or the fd the
+// program got back and stores again) is not kept twice, while two opens of
+// one file, or the two ends of a pipe, are two entries; outside Linux,
+// which alone can compare open file descriptions, two opens of one file
+// with the same flags count as one, as in systemd's fallback. FDSTOREREMOVE=1
 // with FDNAME closes the fds of that name. Fds sent without FDSTORE=1 are
 // closed. At every start the stored fds are passed after the sockets, their
 // names in LISTEN_FDNAMES, so that a program can hand state such as open
@@ -121,7 +126,7 @@
 // shut down both ways, not after a mere FIN), a pipe whose write end is
 // closed. A listening socket never reports either. An fd that hung up is
 // never passed to the next start. FDPOLL=0 in the FDSTORE=1 message keeps
-// its fds however they poll, until FDSTOREREMOVE=1; for a file stored
+// its fds however they poll, until FDSTOREREMOVE=1; for an fd stored
 // twice, the first message's FDPOLL holds.
 //
 // # Errors

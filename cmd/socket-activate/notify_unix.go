@@ -35,11 +35,10 @@ type notifier struct {
 
 // storedFD is an fd kept by FDSTORE=1. The notifier owns file.
 type storedFD struct {
-	file     *os.File
-	fd       int // file's, polled without file.Fd, which would make it blocking
-	name     string
-	dev, ino uint64
-	poll     bool // dropped on POLLHUP or POLLERR: not stored with FDPOLL=0
+	file *os.File
+	fd   int // file's, polled without file.Fd, which would make it blocking
+	name string
+	poll bool // dropped on POLLHUP or POLLERR: not stored with FDPOLL=0
 }
 
 // newNotifier binds a datagram socket in a new temporary directory and
@@ -268,29 +267,29 @@ func (n *notifier) handle(msg []byte, fds []int) {
 	}
 }
 
-// keep adds fd to the store under name, unless the same file is there
-// already (as systemd does, so that a program that stores again what it
-// got back does not fill the store; the first FDPOLL stays). Unless poll is
-// false, the fd is dropped once it reports POLLHUP or POLLERR. keep takes
-// ownership of fd.
+// keep adds fd to the store under name, unless the store holds the same
+// open file description already (as systemd does, so that a program that
+// stores again what it got back does not fill the store; the first FDPOLL
+// stays). Two fds of one file opened twice, or the two ends of a pipe, are
+// two entries. Unless poll is false, the fd is dropped once it reports
+// POLLHUP or POLLERR. keep takes ownership of fd.
 func (n *notifier) keep(fd int, name string, poll bool) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return os.NewSyscallError("fstat", err)
-	}
-	dev, ino := uint64(st.Dev), uint64(st.Ino)
-	for _, s := range n.store {
-		if s.dev == dev && s.ino == ino && ino != 0 {
-			unix.Close(fd)
-			return nil
-		}
-	}
 	if len(n.store) >= maxStored {
 		unix.Close(fd)
 		return fmt.Errorf("more than %d fds stored", maxStored)
 	}
-	n.store = append(n.store, storedFD{file: os.NewFile(uintptr(fd), name), fd: fd, name: name, dev: dev, ino: ino, poll: poll})
+	for _, s := range n.store {
+		same, err := sameFile(s.fd, fd)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if same {
+			unix.Close(fd)
+			return nil
+		}
+	}
+	n.store = append(n.store, storedFD{file: os.NewFile(uintptr(fd), name), fd: fd, name: name, poll: poll})
 	if poll {
 		n.wake()
 	}
