@@ -5,7 +5,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // usage is printed by -h and --help.
@@ -69,7 +71,12 @@ type options struct {
 	now           bool
 	restart       bool
 	notify        bool
-	argv          []string // PROGRAM and its arguments
+	timeoutStart  time.Duration // --timeout-start-sec; 0 for none
+	watchdog      time.Duration // --watchdog-sec; 0 for none
+	notifyAccess  string        // --notify-access; "" when not given
+	fdstoreMax    int           // --fdstore-max
+	notifyOnly    []string      // the options given that need --notify
+	argv          []string      // PROGRAM and its arguments
 }
 
 // errUsage marks errors in the command line.
@@ -81,7 +88,7 @@ var errUsage = errors.New("see --help")
 // value attached (-l8080) or as the next argument; long options take it after
 // "=" or as the next argument. getenv supplies the values for -E VAR.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{}
+	o := &options{fdstoreMax: maxStored}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -109,6 +116,8 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 			var takesValue bool
 			switch name {
 			case "listen", "setenv", "fdname":
+				takesValue = true
+			case "timeout-start-sec", "watchdog-sec", "notify-access", "fdstore-max":
 				takesValue = true
 			case "help", "version", "datagram", "seqpacket", "accept", "inetd", "now", "restart", "notify":
 			default:
@@ -206,6 +215,30 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 			}
 			o.fdnames = append(o.fdnames, n)
 		}
+	case "timeout-start-sec", "watchdog-sec":
+		d, err := parseTimespan(v)
+		if err != nil {
+			return fmt.Errorf("bad --%s=%s: %v; want seconds, a span such as 500ms or 1min 30s, or infinity (%w)", name, v, err, errUsage)
+		}
+		if name == "watchdog-sec" {
+			o.watchdog = d
+		} else {
+			o.timeoutStart = d
+		}
+	case "notify-access":
+		if v != "main" && v != "exec" && v != "all" {
+			return fmt.Errorf("bad --notify-access=%s: want main, exec or all (%w)", v, errUsage)
+		}
+		o.notifyAccess = v
+	case "fdstore-max":
+		n, err := strconv.ParseUint(v, 10, 31)
+		if err != nil {
+			return fmt.Errorf("bad --fdstore-max=%s: want a number of fds, 0 for no store (%w)", v, errUsage)
+		}
+		o.fdstoreMax = int(n)
+	}
+	if name == "timeout-start-sec" || name == "watchdog-sec" || name == "notify-access" || name == "fdstore-max" {
+		o.notifyOnly = append(o.notifyOnly, "--"+name)
 	}
 	return nil
 }
@@ -215,6 +248,8 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 // stores, so --notify and --now are needed.
 func (o *options) check() error {
 	switch {
+	case len(o.notifyOnly) > 0 && !o.notify:
+		return fmt.Errorf("%s needs --notify: it sets how socket-activate handles the program's notifications (%w)", o.notifyOnly[0], errUsage)
 	case len(o.listen) == 0 && !o.notify:
 		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
 	case len(o.listen) == 0 && !o.now:

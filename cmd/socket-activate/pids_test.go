@@ -23,14 +23,26 @@ func TestProgramPIDVariablesNameTheProgram(t *testing.T) {
 	}{{
 		name: "LISTEN_PID is the pid of the program, a child of socket-activate",
 		args: []string{"--now", "-l", "127.0.0.1:0"},
-		want: "LISTEN_PID=self WATCHDOG_PID=unset WATCHDOG_USEC=unset",
+		want: "LISTEN_PID=self WATCHDOG_PID=unset WATCHDOG_USEC=unset FDSTORE=unset NOTIFY_SOCKET set: false",
+	}, {
+		name: "--notify sets FDSTORE to the store's size",
+		args: []string{"--notify", "--now", "-l", "127.0.0.1:0"},
+		want: "LISTEN_PID=self WATCHDOG_PID=unset WATCHDOG_USEC=unset FDSTORE=256 NOTIFY_SOCKET set: true",
+	}, {
+		name: "--watchdog-sec sets WATCHDOG_PID to the program's pid, with no socket to pass",
+		args: []string{"--notify", "--now", "--watchdog-sec=1min", "--fdstore-max=3"},
+		want: "LISTEN_PID=unset WATCHDOG_PID=self WATCHDOG_USEC=60000000 FDSTORE=3 NOTIFY_SOCKET set: true",
+	}, {
+		name: "--watchdog-sec and sockets set both pids",
+		args: []string{"--notify", "--now", "--watchdog-sec=2.5", "--fdstore-max=0", "-l", "127.0.0.1:0"},
+		want: "LISTEN_PID=self WATCHDOG_PID=self WATCHDOG_USEC=2500000 FDSTORE=unset NOTIFY_SOCKET set: true",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startProc(t, append(tt.args, helperArgs(t, "pids")...)...)
 			m := p.stdout.Wait(t, `^pid=(\d+) ppid=(\d+) (.*)$`, 1)[0]
 			pid, ppid := m[1], m[2]
-			got := strings.ReplaceAll(m[3], "="+pid+" ", "=self ")
+			got := regexp.MustCompile(`=`+pid+`\b`).ReplaceAllString(m[3], "=self")
 			if got != tt.want {
 				t.Errorf("the program (pid %s) got\n%s\nwant\n%s", pid, m[3], tt.want)
 			}
