@@ -797,13 +797,13 @@ func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
 	}
 	waitEOF(t, p.stderr)
 	wantErr := []string{
-		"socket-activate: running " + prog,
 		"socket-activate: Active: activating (start)",
+		"socket-activate: running " + prog,
 		"socket-activate: SIGHUP: stopping the program with SIGTERM to restart it",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Active: inactive (dead)",
-		"socket-activate: restarting (restart 1): " + prog,
 		"socket-activate: Active: activating (start)",
+		"socket-activate: restarting (restart 1): " + prog,
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Active: inactive (dead)",
 	}

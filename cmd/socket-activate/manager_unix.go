@@ -79,7 +79,7 @@ func (n *notifier) setActive(state string) {
 	}
 }
 
-// started begins a run of the program, whose pid is pid: it becomes the
+// started follows a program's start, whose pid is pid: it becomes the
 // main process, and the start timeout runs. n.mu must be held.
 func (n *notifier) started(pid int) {
 	pgid, err := unix.Getpgid(pid)
@@ -93,7 +93,6 @@ func (n *notifier) started(pid int) {
 	if n.cfg.startTimeout > 0 {
 		n.svc.startDeadline = time.Now().Add(n.cfg.startTimeout)
 	}
-	n.setActive("activating (start)")
 	select {
 	case <-n.stops: // a request of the last run that came too late
 	default:

@@ -135,13 +135,12 @@ func (nt *notifierTest) sendOnly(msg string, fds ...int) {
 // passed.
 func (nt *notifierTest) stored() []string {
 	nt.t.Helper()
+	nt.n.mu.Lock()
+	defer nt.n.mu.Unlock()
+	nt.n.pruneLocked()
 	var got []string
-	err := nt.n.handOver(func(_ []*os.File, names, _ []string) (int, error) {
-		got = append([]string(nil), names...)
-		return 0, nil
-	})
-	if err != nil {
-		nt.t.Fatal(err)
+	for _, s := range nt.n.store {
+		got = append(got, s.name)
 	}
 	return got
 }

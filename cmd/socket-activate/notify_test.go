@@ -99,8 +99,8 @@ func TestStartTimeoutStopsAProgramThatNeverBecomesReady(t *testing.T) {
 		t.Errorf("exit status %d, want 1: the program exited 0 on SIGTERM, but its start failed", code)
 	}
 	checkLines(t, p, map[string]string{killedPID(t, p): "PID"}, []string{
-		"socket-activate: running sh -c " + strconv.Quote(script),
 		"socket-activate: Active: activating (start)",
+		"socket-activate: running sh -c " + strconv.Quote(script),
 		"socket-activate: start operation timed out. Terminating.",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Killing process PID (sh) with signal SIGTERM.",
@@ -118,15 +118,15 @@ func TestStartTimeoutWithRestartStartsAgain(t *testing.T) {
 	// A start that failed within a second is restarted a second later,
 	// as any quick failure is.
 	want := []string{
-		"socket-activate: running PROG",
 		"socket-activate: Active: activating (start)",
+		"socket-activate: running PROG",
 		"socket-activate: start operation timed out. Terminating.",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Killing process PID (" + helperName(t) + ") with signal SIGTERM.",
 		"socket-activate: Active: failed (Result: timeout)",
 		"socket-activate: program exited with status 1 within 1s; restarting it in 1s",
-		"socket-activate: restarting (restart 1): PROG",
 		"socket-activate: Active: activating (start)",
+		"socket-activate: restarting (restart 1): PROG",
 	}
 	waitEOF(t, p.stderr)
 	if got := ownLines(t, p, map[string]string{pid: "PID"}); len(got) < len(want) || strings.Join(got[:len(want)], "\n") != strings.Join(want, "\n") {
@@ -170,15 +170,12 @@ func TestWatchdogLoopKeepsTheProgramAlive(t *testing.T) {
 	if got, want := p.stdout.Text(), "run 1: pid=self WATCHDOG_PID=self WATCHDOG_USEC=1000000\ndone"; got != want {
 		t.Errorf("the program said\n%s\nwant\n%s", got, want)
 	}
-	waitEOF(t, p.stderr)
-	want := []string{
+	checkLines(t, p, nil, []string{
 		"socket-activate: Active: activating (start)",
+		"socket-activate: running PROG",
 		"socket-activate: Active: active (running)",
 		"socket-activate: Active: inactive (dead)",
-	}
-	if got := ownLines(t, p, nil)[1:]; strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("socket-activate's lines after the first (-want +got):\n%s", restarttest.Diff(want, got))
-	}
+	})
 }
 
 func TestWatchdogAbortsAProgramThatStopsPingingAndRestartsIt(t *testing.T) {
@@ -202,16 +199,16 @@ func TestWatchdogAbortsAProgramThatStopsPingingAndRestartsIt(t *testing.T) {
 		t.Errorf("the program said (-want +got):\n%s", restarttest.Diff(wantOut, got))
 	}
 	checkLines(t, p, map[string]string{killedPID(t, p): "PID"}, []string{
-		"socket-activate: running PROG",
 		"socket-activate: Active: activating (start)",
+		"socket-activate: running PROG",
 		"socket-activate: Active: active (running)",
 		"socket-activate: Watchdog timeout (limit 500ms)!",
 		"socket-activate: Active: deactivating (stop-watchdog)",
 		"socket-activate: Killing process PID (" + helperName(t) + ") with signal SIGABRT.",
 		"socket-activate: Active: failed (Result: watchdog)",
 		"socket-activate: program exited with status 134; restarting it",
-		"socket-activate: restarting (restart 1): PROG",
 		"socket-activate: Active: activating (start)",
+		"socket-activate: restarting (restart 1): PROG",
 		"socket-activate: Active: active (running)",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Active: inactive (dead)",

@@ -373,10 +373,10 @@ func (n *notifier) pruneLocked() {
 	}
 }
 
-// handOver drops the stored fds that hung up, then calls start with the
-// others, their names (to pass after the sockets) and the variables the
-// program gets from the notifier. start returns the pid of the program it
-// started, which becomes the main process, or 0 when it started none. The
+// handOver begins a run: it drops the stored fds that hung up, then calls
+// start with the others, their names (to pass after the sockets) and the
+// variables the program gets from the notifier. start returns the pid of
+// the program it started, which becomes the main process. The
 // notifier stays locked until start returns, so that no fd is closed
 // before the program has its copy and no message of the program is read
 // before its pid is known. The notifier keeps owning the files.
@@ -396,8 +396,13 @@ func (n *notifier) handOver(start func(files []*os.File, names, env []string) (p
 	if n.cfg.watchdog > 0 {
 		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(n.cfg.watchdog.Microseconds(), 10))
 	}
+	// Said before the program runs, so that its output comes after.
+	n.setActive("activating (start)")
 	pid, err := start(files, names, env)
-	if err == nil && pid > 0 {
+	switch {
+	case err != nil:
+		n.setActive("failed (Result: resources)")
+	case pid > 0:
 		n.started(pid)
 	}
 	return err
