@@ -34,10 +34,28 @@ Options:
                               connection or datagram
       --restart               Start PROGRAM again when it exits or when
                               socket-activate gets SIGHUP; the sockets stay open
-      --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
-                              keep fds sent with FDSTORE=1 for the next start
-                              (an fd that hangs up is dropped, unless sent
-                              with FDPOLL=0)
+      --notify                Give PROGRAM a NOTIFY_SOCKET and be its service
+                              manager, as for a systemd Type=notify service:
+                              print its state as it changes, and keep fds sent
+                              with FDSTORE=1 for the next start (an fd that
+                              hangs up is dropped, unless sent with FDPOLL=0)
+      --timeout-start-sec=SEC With --notify, stop PROGRAM with SIGTERM (SIGKILL
+                              10 s later) when it has not sent READY=1 within
+                              SEC, which EXTEND_TIMEOUT_USEC= extends; the run
+                              fails (default: no limit)
+      --watchdog-sec=SEC      With --notify, set WATCHDOG_USEC and WATCHDOG_PID;
+                              from READY=1 on, SEC without a WATCHDOG=1, or a
+                              WATCHDOG=trigger, sends SIGABRT (SIGKILL 10 s
+                              later) and the run fails (default: no watchdog)
+      --notify-access=main|exec|all
+                              With --notify, whose messages count: main (the
+                              default), PROGRAM's alone; exec, the same here;
+                              all, those of its child processes too. Others
+                              are dropped with a warning. Only Linux and
+                              FreeBSD tell who sent a message: elsewhere only
+                              all works, and is the default
+      --fdstore-max=N         With --notify, keep at most N fds (default 256);
+                              PROGRAM gets FDSTORE=N; 0 turns the store off
 
 Addresses:
   PORT                        every address, IPv6 and IPv4 (dual stack)
@@ -47,11 +65,19 @@ Addresses:
   @name                       a Linux abstract unix socket
 A PORT of 0 picks a free port; the chosen address is printed.
 
+SEC is a time span as systemd reads one: seconds (5, 1.5), a number with a
+unit (500ms, 2s, 1min, 1h; us, ms, s, min or m, h, d, w, M for months, y,
+and systemd's longer spellings such as msec or minutes), several added up
+(1min 30s); 0 or infinity means no limit.
+
 PROGRAM gets a fresh environment: TERM, PATH, USER and HOME when set, the
 -E variables, LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES (default name
-"unknown", or "connection" with --accept), and NOTIFY_SOCKET with --notify.
+"unknown", or "connection" with --accept), and with --notify NOTIFY_SOCKET,
+FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and WATCHDOG_PID with
+--watchdog-sec.
 SIGINT and SIGTERM are forwarded to PROGRAM; socket-activate exits with
-PROGRAM's exit status.
+PROGRAM's exit status, or 1 if it exited 0 after a timeout or the watchdog
+stopped it.
 
 Without -l, --notify --now runs a PROGRAM that opens its own sockets and
 keeps them in the fd store: the first start gets no LISTEN_* variables,
