@@ -352,7 +352,7 @@ func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
 	}()
 	reason = stopExited
 	var kill <-chan time.Time
-	stopSig := syscall.SIGTERM // the signal that kill follows
+	stopSig, grace := syscall.SIGTERM, stopTimeout // the signal kill follows, and after how long
 	for {
 		select {
 		case <-done:
@@ -360,9 +360,9 @@ func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
 		case req := <-a.notifyStops():
 			// The start timeout or the watchdog fired.
 			a.stopRequested(cmd, req)
-			stopSig = req.sig
 			if kill == nil {
-				kill = time.After(stopTimeout)
+				stopSig, grace = req.sig, notifyKillGrace
+				kill = time.After(grace)
 			}
 		case sig := <-a.sigs:
 			switch {
@@ -375,13 +375,14 @@ func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
 				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
 				reason = stopRestart
 				signalGroup(cmd.Process.Pid, syscall.SIGTERM)
-				stopSig, kill = syscall.SIGTERM, time.After(stopTimeout)
+				stopSig, grace = syscall.SIGTERM, stopTimeout
+				kill = time.After(grace)
 			}
 			if sig != syscall.SIGHUP || a.opts.restart {
 				a.notifyStopping()
 			}
 		case <-kill:
-			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", stopTimeout, unix.SignalName(stopSig))
+			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", grace, unix.SignalName(stopSig))
 			signalGroup(cmd.Process.Pid, syscall.SIGKILL)
 		}
 	}

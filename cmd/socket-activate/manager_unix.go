@@ -57,6 +57,12 @@ type origin struct {
 	known    bool // the message came with credentials
 }
 
+// notifyKillGrace is how long a program that the notifier asked to stop
+// may take after the signal before it gets SIGKILL, as after SIGTERM for
+// a restart (systemd's TimeoutStopSec= and TimeoutAbortSec=). A variable
+// for the tests.
+var notifyKillGrace = stopTimeout
+
 // errStoreFull is returned by keep when the store holds --fdstore-max fds.
 var errStoreFull = errors.New("fd store full")
 
