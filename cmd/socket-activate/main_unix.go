@@ -30,8 +30,9 @@ func main() {
 
 // shim replaces the process by the program, keeping its pid, so that
 // LISTEN_PID and WATCHDOG_PID can name the program although Go cannot set
-// the environment between fork and exec. args is [self, path, argv0, args...]. shim returns
-// only when the program cannot be executed, with the shell's status for it.
+// the environment between fork and exec. args is [self, path, argv0,
+// args...]. shim returns only when the program cannot be executed, with
+// the shell's status for it.
 func shim(args, environ []string) int {
 	if len(args) < 3 {
 		fmt.Fprintf(os.Stderr, "socket-activate: %s set but no program given\n", shimEnv)

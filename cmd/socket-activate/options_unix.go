@@ -244,7 +244,7 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 	case "timeout-start-sec", "watchdog-sec":
 		d, err := parseTimespan(v)
 		if err != nil {
-			return fmt.Errorf("bad --%s=%s: %v; want seconds, a span such as 500ms or 1min 30s, or infinity (%w)", name, v, err, errUsage)
+			return fmt.Errorf("bad value %q for --%s: %v; want seconds, a span such as 500ms or 1min 30s, or infinity (%w)", v, name, err, errUsage)
 		}
 		if name == "watchdog-sec" {
 			o.watchdog = d
@@ -253,13 +253,13 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 		}
 	case "notify-access":
 		if v != "main" && v != "exec" && v != "all" {
-			return fmt.Errorf("bad --notify-access=%s: want main, exec or all (%w)", v, errUsage)
+			return fmt.Errorf("bad value %q for --notify-access: want main, exec or all (%w)", v, errUsage)
 		}
 		o.notifyAccess = v
 	case "fdstore-max":
 		n, err := strconv.ParseUint(v, 10, 31)
 		if err != nil {
-			return fmt.Errorf("bad --fdstore-max=%s: want a number of fds, 0 for no store (%w)", v, errUsage)
+			return fmt.Errorf("bad value %q for --fdstore-max: want a number of fds, 0 for no store (%w)", v, errUsage)
 		}
 		o.fdstoreMax = int(n)
 	}
