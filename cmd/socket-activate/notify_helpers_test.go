@@ -75,6 +75,9 @@ func send(msg string) error {
 //	send:MSG        sdnotify.Send(MSG), with \n for newlines
 //	ready           sdnotify.Ready()
 //	status:TEXT     sdnotify.Status(TEXT)
+//	reloading       sdnotify.Reloading()
+//	stopping        sdnotify.Stopping()
+//	errno:N         sdnotify.Errno(N)
 //	extend:DUR      sdnotify.ExtendTimeout(DUR)
 //	trigger         sdnotify.WatchdogTrigger()
 //	barrier         sdnotify.Barrier with a 10 s timeout; prints "barrier: ERR"
@@ -123,6 +126,15 @@ func notifyScript() error {
 			err = sent(sdnotify.Ready())
 		case "status":
 			err = sent(sdnotify.Status(arg))
+		case "reloading":
+			err = sent(sdnotify.Reloading())
+		case "stopping":
+			err = sent(sdnotify.Stopping())
+		case "errno":
+			var e int
+			if e, err = strconv.Atoi(arg); err == nil {
+				err = sent(sdnotify.Errno(e))
+			}
 		case "extend":
 			var d time.Duration
 			if d, err = time.ParseDuration(arg); err == nil {

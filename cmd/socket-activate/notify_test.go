@@ -87,6 +87,24 @@ func helperName(t *testing.T) string {
 	return filepath.Base(exe)
 }
 
+func TestNotifyPackageStatesShowAsSystemctlStatus(t *testing.T) {
+	p := startProc(t, append([]string{"--notify", "--now"}, scriptArgs(t, "ready;status:serving;reloading;ready;errno:2;stopping;say:done")...)...)
+	if code := p.exitCode(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	checkLines(t, p, nil, []string{
+		"socket-activate: Active: activating (start)",
+		"socket-activate: running PROG",
+		"socket-activate: Active: active (running)",
+		`socket-activate: Status: "serving"`,
+		"socket-activate: Active: reloading (reload)",
+		"socket-activate: Active: active (running)",
+		"socket-activate: Error: 2 (No such file or directory)",
+		"socket-activate: Active: deactivating (stop-sigterm)",
+		"socket-activate: Active: inactive (dead)",
+	})
+}
+
 func TestStartTimeoutStopsAProgramThatNeverBecomesReady(t *testing.T) {
 	script := `trap "exit 0" TERM; while :; do sleep 0.05; done`
 	start := time.Now()
