@@ -247,7 +247,8 @@ type target struct {
 }
 
 // parseTarget reads address for network; ok is false when net.Listen
-// would refuse it, and then no inherited socket is bound to it.
+// would refuse it or bind a port of the kernel's choosing, and then no
+// inherited socket is bound to it.
 func parseTarget(network, address string) (t target, ok bool) {
 	t.network = network
 	switch network {
@@ -260,7 +261,9 @@ func parseTarget(network, address string) (t target, ok bool) {
 		return t, false
 	}
 	port, err := net.LookupPort(network, service) // numbers, or the services file
-	if err != nil {
+	if err != nil || port == 0 {
+		// Port 0 asks the kernel for a free port: no socket is bound
+		// to it, not even an unbound one whose address reads port 0.
 		return t, false
 	}
 	t.host, t.port = host, port
