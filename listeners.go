@@ -40,7 +40,7 @@ func toConn(e *inheritedFD, f *os.File) (net.Conn, error) {
 	}
 	if c.RemoteAddr() == nil {
 		c.Close()
-		e.class = otherSocket
+		e.unservable = true
 		return nil, errNotServable
 	}
 	e.learn(unnamed(int(e.fd), false, c.LocalAddr()), unnamed(int(e.fd), true, c.RemoteAddr()))
@@ -48,14 +48,14 @@ func toConn(e *inheritedFD, f *os.File) (net.Conn, error) {
 }
 
 // conversionError tells a socket the net package does not serve (which is
-// reclassified and skipped) from a real failure.
+// marked unservable and skipped) from a real failure.
 func conversionError(e *inheritedFD, as string, err error) error {
 	describe(e)
 	switch e.network() {
 	case "tcp", "tcp6", "udp", "udp6", "unix", "unixgram", "unixpacket":
 		return fmt.Errorf("activation: fd %d (%q) as a %s: %w", e.fd, e.name, as, err)
 	}
-	e.class = otherSocket
+	e.unservable = true
 	return errNotServable
 }
 
