@@ -136,7 +136,7 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 		}
 		return usable(named[sel.index], fits, what)
 	case sel.byName:
-		cands = s.named(sel.name, func(e *inheritedFD) bool { return !e.claimed && fits(e) })
+		cands = servableFirst(s.named(sel.name, func(e *inheritedFD) bool { return !e.claimed && fits(e) }))
 		switch len(cands) {
 		case 0:
 			return nil, fmt.Errorf("no unclaimed %s is named %q", what, sel.name)
@@ -150,6 +150,7 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 			cands = append(cands, e)
 		}
 	}
+	cands = servableFirst(cands)
 	switch len(cands) {
 	case 0:
 		return nil, fmt.Errorf("no unclaimed %s was inherited", what)
@@ -157,6 +158,24 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 		return cands[0], nil
 	}
 	return nil, fmt.Errorf("%d unclaimed %ss were inherited; choose one with sd-listen:NAME", len(cands), what)
+}
+
+// servableFirst returns the candidates of a family the net package
+// serves, if there are any, and else all of them, so that a vsock
+// listener or a netlink socket beside the one TCP listener or UDP socket
+// makes no ambiguity, and a lone one gets the error its conversion gives.
+// The caller holds the lock.
+func servableFirst(cands []*inheritedFD) []*inheritedFD {
+	var served []*inheritedFD
+	for _, e := range cands {
+		if describe(e); e.network() != "other" {
+			served = append(served, e)
+		}
+	}
+	if len(served) == 0 {
+		return cands
+	}
+	return served
 }
 
 // usable returns e if it is an unclaimed fd of the wanted kind.
