@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // toListener makes a net.Listener of a listening socket. The listener
@@ -313,19 +314,37 @@ func (s *fdSet) candidates(t target, fits func(*inheritedFD) bool) []candidate {
 			continue
 		}
 		c := candidate{index: i, laddr: e.laddr}
-		switch a := e.laddr.(type) {
-		case *net.TCPAddr:
-			c.v6only = a.IP.To4() == nil && isV6Only(int(e.fd))
-		case *net.UDPAddr:
-			c.v6only = a.IP.To4() == nil && isV6Only(int(e.fd))
-		case *net.UnixAddr:
-			if !strings.HasPrefix(a.Name, "@") {
-				c.sock = unixSockID(int(e.fd))
+		e.withFD(func(fd int) {
+			switch a := e.laddr.(type) {
+			case *net.TCPAddr:
+				c.v6only = a.IP.To4() == nil && isV6Only(fd)
+			case *net.UDPAddr:
+				c.v6only = a.IP.To4() == nil && isV6Only(fd)
+			case *net.UnixAddr:
+				if !strings.HasPrefix(a.Name, "@") {
+					c.sock = unixSockID(fd)
+				}
 			}
-		}
+		})
 		cands = append(cands, c)
 	}
 	return cands
+}
+
+// withFD calls f with an fd that holds e's socket: e's own, or, once that
+// is closed, the one inside the value a failed call parked on e (the
+// closed fd's number may hold another file by now). The caller holds the
+// lock.
+func (e *inheritedFD) withFD(f func(fd int)) {
+	if !e.closed {
+		f(int(e.fd))
+		return
+	}
+	if sc, ok := e.parked.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(s uintptr) { f(int(s)) })
+		}
+	}
 }
 
 // mayBe reports whether a socket with local address laddr may be what t
