@@ -28,7 +28,11 @@ func toPacketConn(e *inheritedFD, f *os.File) (net.PacketConn, error) {
 	if err != nil {
 		return nil, conversionError(e, "datagram socket", err)
 	}
-	e.learn(unnamed(int(e.fd), false, pc.LocalAddr()), nil)
+	var raddr net.Addr // a connected datagram socket's peer
+	if c, ok := pc.(net.Conn); ok {
+		raddr = unnamed(int(e.fd), true, c.RemoteAddr())
+	}
+	e.learn(unnamed(int(e.fd), false, pc.LocalAddr()), raddr)
 	return pc, nil
 }
 
