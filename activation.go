@@ -104,8 +104,10 @@
 // files are looked up, with no lock held, so a slow resolver stalls
 // neither os/exec nor other calls of this package.
 // Which file a unix socket is bound to is asked of the kernel (sock_diag)
-// on Linux; elsewhere the socket's own absolute path is looked up, and a
-// socket bound to a relative path matches nothing.
+// on Linux. Elsewhere, and on Linux where stat gives a file a device
+// number other than the kernel's (btrfs subvolumes, overlays whose layers
+// are on other file systems), the socket's own absolute path is looked up
+// instead, and a socket bound to a relative path matches nothing.
 //
 // # Platforms
 //
