@@ -243,6 +243,9 @@ func failListenersMidway(r *advReport) bool {
 	if now := countFDs(); now != before {
 		r.problem("open fds: %d before the failed call, %d after", before, now)
 	}
+	if os.Getenv("ACTIVATION_TEST_SHOW_ERROR") != "" {
+		r.line("failed: %v", err)
+	}
 	return true
 }
 
@@ -482,6 +485,9 @@ func childDescribeAround(r *advReport) {
 	}
 	var closers []func() error
 	for _, call := range strings.Split(os.Getenv("ACTIVATION_TEST_CALLS"), ",") {
+		if call == "" {
+			continue
+		}
 		var rep report
 		var items []string
 		var cs []func() error
@@ -654,4 +660,20 @@ func TestAdversaryAConnectedDatagramSocketKeepsItsPeer(t *testing.T) {
 		fmt.Sprintf(`PacketConns unused: ["*net.UDPConn udp %s"], <nil>`, c.LocalAddr()),
 		"after: " + desc + ", claimed",
 	}, r.Lines)
+}
+
+// The error of a conversion that fails names the fd it failed on, and no
+// other: converting through a carrier made of another fd must not lend
+// the error that fd's name.
+func TestAdversaryAConversionErrorNamesOnlyItsFD(t *testing.T) {
+	a, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
+	b, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
+	c, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
+	r := runAdversary(t, "failed-then-calls", filesOf(a, b, c),
+		append(activated(3, "first", "second", "third"), "ACTIVATION_TEST_CALLS=", "ACTIVATION_TEST_SHOW_ERROR=1")...)
+	diff(t, "problems", []string(nil), r.Problems)
+	const want = `failed: activation: fd 4 ("second") as a listener: `
+	if len(r.Lines) == 0 || !strings.HasPrefix(r.Lines[0], want) || strings.Contains(r.Lines[0], "first") {
+		t.Errorf("lines: %q; want the error to start %q and name no other fd", r.Lines, want)
+	}
 }
