@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -58,6 +59,12 @@ func conversionError(e *inheritedFD, as string, err error) error {
 	describe(e)
 	switch e.network() {
 	case "tcp", "tcp6", "udp", "udp6", "unix", "unixgram", "unixpacket":
+		// The net package names the *os.File it was given, which may be
+		// a carrier named after another fd; the message names e.
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "file" {
+			oe.Addr = nil
+		}
 		return fmt.Errorf("activation: fd %d (%q) as a %s: %w", e.fd, e.name, as, err)
 	}
 	e.unservable = true
