@@ -99,11 +99,15 @@
 //	                                                  the working directory)
 //	unix, unixpacket, unixgram  @NAME                 the abstract socket @NAME (Linux)
 //
-// A host name is resolved, and files are looked up, with no lock held, so
-// a slow resolver stalls neither os/exec nor other calls of this package.
+// Port 0 takes no inherited socket: binding it takes a port of the
+// kernel's choosing, which no socket holds. A host name is resolved, and
+// files are looked up, with no lock held, so a slow resolver stalls
+// neither os/exec nor other calls of this package.
 // Which file a unix socket is bound to is asked of the kernel (sock_diag)
-// on Linux; elsewhere the socket's own absolute path is looked up, and a
-// socket bound to a relative path matches nothing.
+// on Linux. Elsewhere, and on Linux where stat gives a file a device
+// number other than the kernel's (btrfs subvolumes, overlays whose layers
+// are on other file systems), the socket's own absolute path is looked up
+// instead, and a socket bound to a relative path matches nothing.
 //
 // # Platforms
 //

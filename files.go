@@ -36,6 +36,10 @@ type inheritedFD struct {
 	claimed   bool
 	closed    bool // the original fd is closed: a value made of it holds the socket
 	pending   bool // a value is made of it in the call under way
+	// unservable: the net package cannot make the value class calls
+	// for (a vsock listener, a stream socket that is not connected);
+	// only Files takes it. class still says what the socket is.
+	unservable bool
 
 	name         string
 	laddr, raddr net.Addr // nil for families and types the net package does not serve
@@ -106,9 +110,9 @@ func networkOf(a net.Addr) string {
 	return "other"
 }
 
-func isListener(e *inheritedFD) bool { return e.class == listenerSocket }
-func isDatagram(e *inheritedFD) bool { return e.class == datagramSocket }
-func isStream(e *inheritedFD) bool   { return e.class == streamSocket }
+func isListener(e *inheritedFD) bool { return e.class == listenerSocket && !e.unservable }
+func isDatagram(e *inheritedFD) bool { return e.class == datagramSocket && !e.unservable }
+func isStream(e *inheritedFD) bool   { return e.class == streamSocket && !e.unservable }
 
 // fdSet is the process's inherited fds.
 type fdSet struct {
