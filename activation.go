@@ -73,7 +73,10 @@
 // and its original fd is closed). The package never closes a socket, or
 // any fd, that it did not take from the manager, and after conversion
 // each socket is held by exactly one fd: the one inside the returned
-// value, which the caller owns.
+// value, which the caller owns. Until a call hands an inherited fd out,
+// the fd is the package's: a program that closes it by number instead
+// lets its own next fd take that number, which a later call would then
+// take for the manager's (close what the package returns instead).
 //
 // # Addresses
 //
