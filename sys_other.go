@@ -4,8 +4,9 @@ package activation
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net"
-	"os"
 )
 
 // The environment is never parsed here; these only complete the parser.
@@ -28,10 +29,6 @@ func holdForks() {}
 
 func releaseForks() {}
 
-func parkedFile(e *inheritedFD) (*os.File, error) {
-	return nil, errors.New("activation: nothing is inherited on this system")
-}
-
 type (
 	fileID struct{ dev, ino uint64 }
 	sockID uint64
@@ -48,3 +45,19 @@ func socketBoundTo(sockID, fileID) (match, known bool) { return false, false }
 func unnamed(fd int, peer bool, a net.Addr) net.Addr { return a }
 
 func closeFD(int) error { return errors.ErrUnsupported }
+
+// haveDupOnto: this system has no dup3, so no carrier is used.
+const haveDupOnto = false
+
+func dupOnto(from, to int) error { return errors.ErrUnsupported }
+
+func stdinInfo() (Info, error) {
+	return Info{}, fmt.Errorf("activation: standard input as a socket: %w", errors.ErrUnsupported)
+}
+
+func takeStdin[T io.Closer](func(*inheritedFD) bool, converter[T], string) (T, error) {
+	var zero T
+	return zero, fmt.Errorf("activation: standard input as a socket: %w", errors.ErrUnsupported)
+}
+
+func dupCloseOnExec(int) (int, error) { return -1, errors.ErrUnsupported }

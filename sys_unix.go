@@ -1,0 +1,67 @@
+//go:build unix && !linux
+
+package activation
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdFlags returns fd's flags (F_GETFD).
+func fdFlags(fd int) (int, error) {
+	return unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+}
+
+// socketOption returns the integer socket option opt of fd (SOL_SOCKET).
+func socketOption(fd, opt int) (int, error) {
+	return unix.GetsockoptInt(fd, unix.SOL_SOCKET, opt)
+}
+
+// closeFD closes an inherited fd whose socket a value of the package
+// holds through another fd.
+func closeFD(fd int) error {
+	return os.NewSyscallError("close", unix.Close(fd))
+}
+
+// haveDupOnto: this system has no dup3, so no carrier is used.
+const haveDupOnto = false
+
+func dupOnto(from, to int) error { return errors.ErrUnsupported }
+
+// dupCloseOnExec duplicates fd and marks the copy close-on-exec, holding
+// syscall.ForkLock between the two as AIX has no F_DUPFD_CLOEXEC.
+func dupCloseOnExec(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err == nil {
+		syscall.CloseOnExec(nfd)
+	}
+	return nfd, err
+}
+
+// soProtocol is 0: the protocol of a socket is asked only on Linux, the
+// one system where it tells an ICMP datagram socket from a UDP one (macOS
+// has ICMP datagram sockets too, and no SO_PROTOCOL).
+const soProtocol = 0
+
+// ownPidfdID reports that this system has no pidfds, so LISTEN_PIDFDID is
+// parsed but not compared, as libsystemd does where it cannot learn the id.
+func ownPidfdID() (uint64, bool) { return 0, false }
+
+// isMessageQueue reports false: POSIX message queues are not files here.
+func isMessageQueue(fd int) bool { return false }
+
+// markOpenRange reports false: the fds are marked one by one.
+func markOpenRange(first, last int) bool { return false }
+
+// unnamed returns a as it is: here an unnamed unix socket's name is empty.
+func unnamed(fd int, peer bool, a net.Addr) net.Addr { return a }
+
+// socketBoundTo reports that this system cannot tell which file a unix
+// socket is bound to.
+func socketBoundTo(sock sockID, want fileID) (match, known bool) { return false, false }
