@@ -409,3 +409,46 @@ func TestServeFails(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestAnsweredWithoutTheHandler: net/http answers OPTIONS * itself,
+// without calling the handler, and keeps the connection open. Such a
+// request, the first on a connection accepted before the stop and sent
+// after it began, is answered, and Serve returns nil without waiting for
+// the connection to close: it is idle, not waiting for a request.
+func TestRequestAnsweredWithoutTheHandler(t *testing.T) {
+	l := listen(t)
+	st := newStates()
+	called := make(chan struct{}, 1)
+	srv := &http.Server{
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { called <- struct{}{} }),
+		ConnState: st.connState,
+	}
+	// A stop that waited for this connection would end only after
+	// stopTimeout, long after await gives up.
+	done, cancel := serve(srv, l, 3*timeout)
+	defer cancel()
+
+	c := dial(t, l)
+	st.awaitNew(t)
+	cancel()
+	await(t, l.closed, "close of the listener")
+	if _, err := io.WriteString(c, "OPTIONS * HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("OPTIONS *: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Errorf("OPTIONS *: %s, close %v; want 200 OK on a connection kept open", resp.Status, resp.Close)
+	}
+	if err := await(t, done, "return of Serve"); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	select {
+	case <-called:
+		t.Error("the handler was called for OPTIONS *")
+	default:
+	}
+}
