@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+
+	"github.com/go-activation/activation/internal/storedlisteners"
 )
 
 // maxNameLen is the longest file descriptor name systemd accepts.
@@ -106,7 +108,11 @@ func Remove(name string) (sent bool, err error) {
 	if err := validName(name); err != nil {
 		return false, err
 	}
-	return send("FDSTOREREMOVE=1\nFDNAME="+name, nil)
+	sent, err = send("FDSTOREREMOVE=1\nFDNAME="+name, nil)
+	if sent {
+		storedlisteners.Remove(name)
+	}
+	return sent, err
 }
 
 // filer is what net.TCPListener, net.UnixListener, net.TCPConn,
@@ -122,7 +128,13 @@ type filer interface {
 // stored socket. l must have a File method, as *net.TCPListener and
 // *net.UnixListener do.
 func StoreListener(name string, l net.Listener) (sent bool, err error) {
-	return storeFiler(name, "listener", l)
+	sent, err = storeFiler(name, "listener", l)
+	if sent {
+		// The next start gets this socket back: package graceful hands
+		// idle connections on it to that start.
+		storedlisteners.Add(name, l.Addr())
+	}
+	return sent, err
 }
 
 // StoreConn stores c's socket under name, like [StoreListener]: the
