@@ -56,3 +56,14 @@ func Has(a net.Addr) bool {
 	}
 	return false
 }
+
+// Count returns the number of listeners stored and not removed since.
+func Count() int {
+	stored.Lock()
+	defer stored.Unlock()
+	n := 0
+	for _, keys := range stored.byName {
+		n += len(keys)
+	}
+	return n
+}

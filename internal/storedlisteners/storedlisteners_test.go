@@ -26,7 +26,13 @@ func TestAListenerIsStoredUntilItsNameIsRemoved(t *testing.T) {
 			t.Errorf("Has(%v) = %v, want %v", tt.a, got, tt.want)
 		}
 	}
+	if got := Count(); got != 2 {
+		t.Errorf("Count() = %d, want 2", got)
+	}
 	Remove("web")
+	if got := Count(); got != 1 {
+		t.Errorf("Count() after Remove(\"web\") = %d, want 1", got)
+	}
 	if Has(web) || !Has(api) {
 		t.Errorf("after Remove(\"web\"): Has(web) = %v, Has(api) = %v; want false, true", Has(web), Has(api))
 	}
