@@ -117,8 +117,9 @@ import (
 // soon as it is idle, and without one it answers the first request of every
 // connection it had accepted; then it shuts srv down. It waits at most
 // stopTimeout for all of that. It returns nil after such a stop, or the
-// error that ended serving or stopping. l is closed when Serve returns; srv
-// must not be used afterwards.
+// error that ended serving or stopping. When Serve returns, l is closed, and
+// so is every connection srv accepted but the hijacked ones, which belong
+// to their handlers; srv must not be used afterwards.
 //
 // Before serving, Serve takes back the connections the process before
 // handed over for l's address (see [ConnName]), removes them from the
@@ -158,7 +159,7 @@ func Serve(ctx context.Context, srv *http.Server, l net.Listener, stopTimeout ti
 		l.Close()
 		return err
 	}
-	p := track(srv, h)
+	t := track(srv, h)
 	var accepted net.Listener = l
 	if h != nil && h.store {
 		accepted = &listener{Listener: l, h: h}
@@ -201,11 +202,15 @@ func Serve(ctx context.Context, srv *http.Server, l net.Listener, stopTimeout ti
 		}
 	}
 	if stop.Err() == nil {
-		err := p.wait(stop)
-		if err == nil {
-			if err = srv.Shutdown(stop); err != nil {
-				err = fmt.Errorf("graceful: shutting down: %w", err)
-			}
+		var err error
+		if n := t.pending.wait(stop); n > 0 {
+			err = fmt.Errorf("graceful: stop timed out with %s still without a request: %w", plural(n, "accepted connection"), stop.Err())
+		} else if err = srv.Shutdown(stop); err != nil {
+			err = fmt.Errorf("graceful: shutting down: %w", err)
+		} else if n := t.open.wait(stop); n > 0 {
+			// Shutdown returns once it has closed the connections, but a
+			// connection's goroutine may hold it open a moment longer.
+			err = fmt.Errorf("graceful: stop timed out with %s still closing: %w", plural(n, "connection"), stop.Err())
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -218,22 +223,30 @@ func Serve(ctx context.Context, srv *http.Server, l net.Listener, stopTimeout ti
 	return errors.Join(serveErr, errors.Join(errs...))
 }
 
-// pending tracks the accepted connections whose first request has not
-// reached a handler yet.
-type pending struct {
+// tracker follows the connections srv accepted.
+type tracker struct {
+	// pending holds the connections whose first request has not reached
+	// a handler yet; open, the ones not closed or hijacked yet.
+	pending, open *connSet
+}
+
+// connSet is a set of connections whose end a stop may wait for.
+type connSet struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	// empty, if not nil, is closed when conns becomes empty.
 	empty chan struct{}
 }
 
+func newConnSet() *connSet { return &connSet{conns: map[net.Conn]struct{}{}} }
+
 // connKey is the context key under which a connection's requests find it.
 type connKey struct{}
 
-// track makes srv report its connections to a new pending, and the ones h
+// track makes srv report its connections to a new tracker, and the ones h
 // wrapped to h, chaining the ConnState, ConnContext and Handler srv had.
-func track(srv *http.Server, h *handover) *pending {
-	p := &pending{conns: map[net.Conn]struct{}{}}
+func track(srv *http.Server, h *handover) *tracker {
+	t := &tracker{pending: newConnSet(), open: newConnSet()}
 
 	connState := srv.ConnState
 	srv.ConnState = func(c net.Conn, state http.ConnState) {
@@ -242,11 +255,15 @@ func track(srv *http.Server, h *handover) *pending {
 		}
 		switch state {
 		case http.StateNew:
-			p.add(c)
-		case http.StateIdle, http.StateHijacked, http.StateClosed:
-			// Idle: a request was answered without reaching the handler
+			t.pending.add(c)
+			t.open.add(c)
+		case http.StateIdle:
+			// A request was answered without reaching the handler
 			// (OPTIONS *, say).
-			p.drop(c)
+			t.pending.drop(c)
+		case http.StateHijacked, http.StateClosed:
+			t.pending.drop(c)
+			t.open.drop(c)
 		}
 		if connState != nil {
 			connState(c, state)
@@ -271,52 +288,49 @@ func track(srv *http.Server, h *handover) *pending {
 	}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-			p.drop(c)
+			t.pending.drop(c)
 		}
 		handler.ServeHTTP(w, r)
 	})
-	return p
+	return t
 }
 
-func (p *pending) add(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns[c] = struct{}{}
+func (s *connSet) add(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = struct{}{}
 }
 
-func (p *pending) drop(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-	if len(p.conns) == 0 && p.empty != nil {
-		close(p.empty)
-		p.empty = nil
+func (s *connSet) drop(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.empty != nil {
+		close(s.empty)
+		s.empty = nil
 	}
 }
 
-// wait waits until no connection is pending, or until ctx is done.
-func (p *pending) wait(ctx context.Context) error {
-	p.mu.Lock()
-	if len(p.conns) == 0 {
-		p.mu.Unlock()
-		return nil
+// wait waits until the set is empty and returns 0, or until ctx is done
+// and returns the number of connections left.
+func (s *connSet) wait(ctx context.Context) int {
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return 0
 	}
-	if p.empty == nil {
-		p.empty = make(chan struct{})
+	if s.empty == nil {
+		s.empty = make(chan struct{})
 	}
-	empty := p.empty
-	p.mu.Unlock()
+	empty := s.empty
+	s.mu.Unlock()
 
 	select {
 	case <-empty:
-		return nil
+		return 0
 	case <-ctx.Done():
-		p.mu.Lock()
-		n := len(p.conns)
-		p.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		return fmt.Errorf("graceful: stop timed out with %d accepted connections still without a request: %w", n, ctx.Err())
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns)
 	}
 }

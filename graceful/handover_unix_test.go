@@ -151,6 +151,26 @@ func (m *manager) wantStored(l net.Listener, n int) []*os.File {
 	return msg.files
 }
 
+// wantStoredAll receives the messages storing n connections of l in all:
+// connections that become idle at different times go in messages of their
+// own.
+func (m *manager) wantStoredAll(l net.Listener, n int) []*os.File {
+	m.t.Helper()
+	var files []*os.File
+	want := "FDSTORE=1\nFDNAME=" + graceful.ConnName(l.Addr())
+	for len(files) < n {
+		msg := m.receive()
+		if msg.text != want || len(msg.files) == 0 {
+			m.t.Fatalf("got %q with %d files, want %q with files", msg.text, len(msg.files), want)
+		}
+		files = append(files, msg.files...)
+	}
+	if len(files) != n {
+		m.t.Fatalf("%d connections stored, want %d", len(files), n)
+	}
+	return files
+}
+
 // fileConn makes a net.Conn of a stored socket, as the next process would.
 func fileConn(t *testing.T, f *os.File) net.Conn {
 	t.Helper()
@@ -419,7 +439,7 @@ func TestTheStoreGetsNoMoreThanFDSTOREAllows(t *testing.T) {
 		}
 	}
 	cancel()
-	m.wantStored(l, 1)
+	m.wantStoredAll(l, 1)
 	if err := await(t, done, "return of Serve"); err != nil {
 		t.Errorf("Serve: %v", err)
 	}
@@ -890,4 +910,52 @@ func runHelper(name string) error {
 		return serveHelper()
 	}
 	return fmt.Errorf("no helper %q", name)
+}
+
+// When Serve returns, every connection it accepted is closed, with or
+// without a store: none is left to a goroutine that has yet to close it.
+func TestServeReturnsWithEveryConnectionClosed(t *testing.T) {
+	if fdCount(t) < 0 {
+		t.Skip("counting fds needs /proc/self/fd (Linux)")
+	}
+	for _, store := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without a store", true: "with a store"}[store], func(t *testing.T) {
+			var m *manager
+			var l *listener
+			if store {
+				m = newManager(t, 64)
+				l = storedListener(t, m)
+			} else {
+				l = listen(t)
+			}
+			srv := &http.Server{Handler: http.HandlerFunc(hello)}
+			done, cancel := serve(srv, l, timeout)
+			defer cancel()
+			const clients = 16
+			for range clients {
+				// Kept open by the test until it ends.
+				c := dial(t, l)
+				if resp, err := get(c, "/"); err != nil || resp != "200 OK hello" {
+					t.Fatalf("request: %q, %v", resp, err)
+				}
+			}
+			before := fdCount(t)
+			cancel()
+			if store {
+				m.wantStoredAll(l, clients)
+			}
+			if err := await(t, done, "return of Serve"); err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			// Gone: the listener and the server's end of each
+			// connection. With a store, the manager's copies came.
+			want := before - 1 - clients
+			if store {
+				want += clients
+			}
+			if got := fdCount(t); got != want {
+				t.Errorf("%d fds open after Serve, want %d", got, want)
+			}
+		})
+	}
 }
