@@ -134,10 +134,11 @@ type result struct {
 	errors               map[string]int // failures, by kind
 	dials                int64          // connections the clients opened
 	tookBack             []int          // by server, in order
-	fdLeaks              []string       // servers whose fds after Serve are off
-	activatorSockets     int            // sockets of socket-activate with nothing stored
-	storeLeaks           int            // restarts after which socket-activate kept a stored socket
-	activatorFDsAt       [2]int         // all fds of socket-activate after the first start, and at the end
+	fdLeaks              []string       // what the servers whose fds after Serve are off say
+	leakingServers       int
+	activatorSockets     int    // sockets of socket-activate with nothing stored
+	storeLeaks           int    // restarts after which socket-activate kept a stored socket
+	activatorFDsAt       [2]int // all fds of socket-activate after the first start, and at the end
 	switches             []time.Duration
 	steady, duringSwitch []time.Duration // request latencies
 	servers              int
@@ -150,6 +151,7 @@ var (
 	readyLine     = regexp.MustCompile(`^socket-activate: ready$`)
 	tookBackLine  = regexp.MustCompile(`^server: pid (\d+) took back (\d+) connections$`)
 	stoppedLine   = regexp.MustCompile(`^server: pid (\d+) stopped with (\d+) fds open, (\d+) before serving$`)
+	fdsLine       = regexp.MustCompile(`^server: pid \d+ fds (before|after) serving: .*$`)
 	killedLine    = regexp.MustCompile(`^socket-activate: program still running .* after SIGTERM; sending SIGKILL$`)
 )
 
@@ -340,8 +342,12 @@ func measure(cfg config, mode, activator, self string) (*result, error) {
 		after, _ := strconv.Atoi(m[2])
 		before, _ := strconv.Atoi(m[3])
 		if want := before - 1 - tookBack[m[1]]; after != want {
+			res.leakingServers++
 			res.fdLeaks = append(res.fdLeaks, fmt.Sprintf("pid %s: %d fds, want %d", m[1], after, want))
 		}
+	}
+	for _, m := range out.matches(fdsLine) {
+		res.fdLeaks = append(res.fdLeaks, m[0])
 	}
 	for _, s := range ld.samples() {
 		during := false
@@ -513,7 +519,7 @@ func writeReport(w *bytes.Buffer, cfg config, rs []*result, took time.Duration) 
 	})
 	row("connections the clients opened", func(r *result) string { return strconv.FormatInt(r.dials, 10) })
 	row("servers with an fd left open after Serve", func(r *result) string {
-		return fmt.Sprintf("%d of %d", len(r.fdLeaks), r.stopped)
+		return fmt.Sprintf("%d of %d", r.leakingServers, r.stopped)
 	})
 	row("servers killed 10 s after SIGTERM (stop not done)", func(r *result) string {
 		return fmt.Sprintf("%d of %d", r.killed, r.servers)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,7 +50,7 @@ func serve() error {
 			back++
 		}
 	}
-	before, err := fdCount("self")
+	before, err := fdList()
 	if err != nil {
 		return err
 	}
@@ -73,9 +74,31 @@ func serve() error {
 		return errors.Join(err, errors.New("no NOTIFY_SOCKET: run under socket-activate --notify"))
 	}
 	err = <-served
-	after, cerr := fdCount("self")
-	fmt.Fprintf(os.Stderr, "server: pid %d stopped with %d fds open, %d before serving\n", pid, after, before)
+	after, cerr := fdList()
+	fmt.Fprintf(os.Stderr, "server: pid %d stopped with %d fds open, %d before serving\n", pid, len(after), len(before))
+	if len(after) != len(before)-1-back {
+		// Say which, for the report's fd leak lines.
+		fmt.Fprintf(os.Stderr, "server: pid %d fds before serving: %s\n", pid, strings.Join(before, " "))
+		fmt.Fprintf(os.Stderr, "server: pid %d fds after serving: %s\n", pid, strings.Join(after, " "))
+	}
 	return errors.Join(err, cerr)
+}
+
+// fdList describes the process's open fds: number=target.
+func fdList() ([]string, error) {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	list := make([]string, 0, len(entries))
+	for _, e := range entries {
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil {
+			target = "?" // the directory's own fd, closed by now
+		}
+		list = append(list, e.Name()+"="+target)
+	}
+	return list, nil
 }
 
 // fdCount counts the fds of a process: "self" or a pid.
