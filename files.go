@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 )
 
 // sockClass is what the net package can make of a socket.
@@ -150,6 +151,13 @@ func use(f func(*fdSet) error) (bool, error) {
 	return true, f(s)
 }
 
+// readOnce does the first call's work, if no call has yet, for a call that
+// fails on its arguments: the environment is read and unset and the fds
+// marked close-on-exec all the same, so nothing stays inheritable.
+func readOnce() {
+	use(func(*fdSet) error { return nil })
+}
+
 // takeAll is take on the process's fds.
 func takeAll[T io.Closer](fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
 	var vals []T
@@ -190,12 +198,13 @@ func (s *fdSet) describeAll() []Info {
 // socket that is not connected). Such an fd is left unclaimed for Files.
 var errNotServable = errors.New("activation: socket not servable by the net package")
 
-// A converter makes a value of an unclaimed fd. It may return
+// A converter makes a value of an unclaimed fd, given an *os.File that
+// holds its socket: e's own, or a carrier's. It may return
 // errNotServable, and then it has created nothing.
-type converter[T io.Closer] func(e *inheritedFD) (T, error)
+type converter[T io.Closer] func(e *inheritedFD, f *os.File) (T, error)
 
 // handOver is the converter of Files: the fd itself, as an *os.File.
-func handOver(e *inheritedFD) (*os.File, error) {
+func handOver(e *inheritedFD, _ *os.File) (*os.File, error) {
 	if e.parked != nil {
 		return parkedFile(e)
 	}
@@ -210,12 +219,17 @@ func handOver(e *inheritedFD) (*os.File, error) {
 // The caller holds the lock.
 func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
 	var vals []T
+	var c *carrier
+	if _, files := any(vals).([]*os.File); !files {
+		c = new(carrier)
+		defer c.close()
+	}
 	for i := range s.fds {
 		e := &s.fds[i]
 		if e.claimed || !fits(e) {
 			continue
 		}
-		v, err := valueOf(e, convert)
+		v, err := valueOf(e, convert, c)
 		if err == errNotServable {
 			continue
 		}
@@ -260,30 +274,94 @@ func settle[T any](s *fdSet, vals []T, f func(*inheritedFD, T)) {
 // fd, and the original is closed at once, so that the process never holds
 // two fds per socket (growing the fd table costs a pause of every thread).
 // When that close fails, the value is parked and the error returned.
-func valueOf[T io.Closer](e *inheritedFD, convert converter[T]) (T, error) {
+//
+// Given a carrier c, the sockets of one call after the first reach the
+// net package through the first one's *os.File: its fd takes each socket
+// in turn (dup3), which spares an *os.File, with its finalizer, per
+// socket.
+func valueOf[T io.Closer](e *inheritedFD, convert converter[T], c *carrier) (T, error) {
+	var zero T
 	if v, ok := e.parked.(T); ok {
 		e.parked = nil
 		return v, nil
 	}
-	v, err := convert(e)
-	if err != nil {
+	if c != nil && c.file != nil && e.file == nil {
+		return carried(e, convert, c)
+	}
+	var f *os.File
+	if e.parked == nil { // else the fd is closed: Files duplicates the parked value
+		f = e.osFile()
+	}
+	v, err := convert(e, f)
+	if err != nil || f == nil || any(v) == any(f) {
 		return v, err
 	}
-	if f := e.file; f != nil && any(v) != any(f) {
-		e.file, e.closed = nil, true
-		if err := f.Close(); err != nil {
-			var zero T
-			e.park(v)
-			return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
-		}
+	e.file, e.closed = nil, true
+	if c != nil && c.file == nil && c.adopt(f) {
+		return v, nil // the carrier closes f
+	}
+	if err := f.Close(); err != nil {
+		e.park(v)
+		return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
 	}
 	return v, nil
 }
 
-// park keeps v, made of e by a call that then failed, for a later call;
-// the *os.File of the fd itself needs no keeping, e holds it already.
+// carried makes the value of e through the carrier c, then closes e's fd.
+func carried[T io.Closer](e *inheritedFD, convert converter[T], c *carrier) (T, error) {
+	var zero T
+	if err := dupOnto(int(e.fd), c.fd); err != nil {
+		return zero, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
+	}
+	v, err := convert(e, c.file)
+	if err != nil {
+		return v, err // e's fd still holds the socket
+	}
+	e.closed = true
+	if err := closeFD(int(e.fd)); err != nil {
+		e.park(v)
+		return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
+	}
+	return v, nil
+}
+
+// A carrier is an *os.File whose fd holds one socket after another while
+// a call converts them, so that the call makes one *os.File, not one per
+// socket. Its fd is the first converted socket's own fd.
+type carrier struct {
+	file *os.File
+	fd   int
+}
+
+// adopt makes f the carrier, if f's fd can take other sockets safely:
+// where dup3 exists, and f is not registered with the runtime's poller
+// (as an fd in non-blocking mode would be), since the poller watches an
+// fd's file, which dup3 replaces.
+func (c *carrier) adopt(f *os.File) bool {
+	if !haveDupOnto || !errors.Is(f.SetReadDeadline(time.Time{}), os.ErrNoDeadline) {
+		return false
+	}
+	c.file, c.fd = f, int(f.Fd())
+	return true
+}
+
+// close closes the carrier's fd, which holds a duplicate of the last
+// socket it carried.
+func (c *carrier) close() {
+	if c.file != nil {
+		c.file.Close()
+	}
+}
+
+// park keeps v, made of e by a call that then failed, for a later call.
+// The *os.File of the fd itself needs no keeping, e holds it already; a
+// duplicate of a value parked already is closed, the first one kept.
 func (e *inheritedFD) park(v io.Closer) {
-	if f, ok := v.(*os.File); !ok || f != e.file {
+	switch f, isFile := v.(*os.File); {
+	case isFile && f == e.file:
+	case e.parked != nil && e.parked != v:
+		v.Close()
+	default:
 		e.parked = v
 	}
 }

@@ -78,7 +78,8 @@ func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activ
 		}
 	}
 	if o.notify {
-		if a.notif, err = newNotifier(stderr); err != nil {
+		cfg := notifyConfig{access: o.notifyAccess, startTimeout: o.timeoutStart, watchdog: o.watchdog, storeMax: o.fdstoreMax}
+		if a.notif, err = newNotifier(stderr, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -169,8 +170,8 @@ func repeat(s string, n int) []string {
 }
 
 // command returns the program's command for the given fds (passed as 3, 4,
-// …), LISTEN_FDNAMES and extra environment. With fds it runs through the
-// shim, which sets LISTEN_PID.
+// …), LISTEN_FDNAMES and extra environment. With fds, or WATCHDOG_USEC in
+// extra, it runs through the shim, which sets LISTEN_PID, or WATCHDOG_PID.
 func (a *activator) command(files []*os.File, names []string, extra ...string) *exec.Cmd {
 	env := append([]string(nil), a.env...)
 	for _, kv := range extra {
@@ -187,13 +188,21 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		// which forwards it once.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
+	// The variables the shim sets to the program's pid.
+	var pidVars []string
 	if len(files) > 0 {
 		env = setEnv(env, "LISTEN_FDS", strconv.Itoa(len(files)))
 		env = setEnv(env, "LISTEN_FDNAMES", strings.Join(names, ":"))
-		env = append(env, shimEnv+"=1")
+		pidVars = append(pidVars, "LISTEN_PID")
+		cmd.ExtraFiles = files
+	}
+	if hasEnv(extra, "WATCHDOG_USEC") {
+		pidVars = append(pidVars, "WATCHDOG_PID")
+	}
+	if pidVars != nil {
+		env = append(env, shimEnv+"="+strings.Join(pidVars, ","))
 		cmd.Path = a.self
 		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)
-		cmd.ExtraFiles = files
 	}
 	cmd.Env = env
 	return cmd
@@ -224,9 +233,6 @@ func (a *activator) serve() int {
 		}
 		started := time.Now()
 		status, reason := a.wait(cmd)
-		if a.notif != nil {
-			a.notif.drain()
-		}
 		if reason == stopExit || !a.opts.restart {
 			return status
 		}
@@ -296,9 +302,11 @@ func (a *activator) start(restarts int) (*exec.Cmd, error) {
 		return a.startWith(nil, nil, nil, restarts)
 	}
 	var cmd *exec.Cmd
-	err := a.notif.handOver(func(stored []*os.File, names []string) (err error) {
-		cmd, err = a.startWith(stored, names, []string{"NOTIFY_SOCKET=" + a.notif.path}, restarts)
-		return err
+	err := a.notif.handOver(func(stored []*os.File, names, env []string) (pid int, err error) {
+		if cmd, err = a.startWith(stored, names, env, restarts); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
 	})
 	return cmd, err
 }
@@ -333,8 +341,9 @@ const (
 	stopExit           // SIGINT or SIGTERM: the activator exits too
 )
 
-// wait waits for the program to end while forwarding signals, and returns
-// its exit status and why it ended.
+// wait waits for the program to end while forwarding signals and
+// stopping it when the notifier asks, and returns its exit status and why
+// it ended.
 func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
 	done := make(chan struct{})
 	go func() {
@@ -343,10 +352,18 @@ func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
 	}()
 	reason = stopExited
 	var kill <-chan time.Time
+	stopSig, grace := syscall.SIGTERM, stopTimeout // the signal kill follows, and after how long
 	for {
 		select {
 		case <-done:
-			return exitStatus(cmd.ProcessState), reason
+			return a.runEnded(cmd.ProcessState), reason
+		case req := <-a.notifyStops():
+			// The start timeout or the watchdog fired.
+			a.stopRequested(cmd, req)
+			if kill == nil {
+				stopSig, grace = req.sig, notifyKillGrace
+				kill = time.After(grace)
+			}
 		case sig := <-a.sigs:
 			switch {
 			case sig != syscall.SIGHUP:
@@ -358,10 +375,14 @@ func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
 				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
 				reason = stopRestart
 				signalGroup(cmd.Process.Pid, syscall.SIGTERM)
-				kill = time.After(stopTimeout)
+				stopSig, grace = syscall.SIGTERM, stopTimeout
+				kill = time.After(grace)
+			}
+			if sig != syscall.SIGHUP || a.opts.restart {
+				a.notifyStopping()
 			}
 		case <-kill:
-			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after SIGTERM; sending SIGKILL\n", stopTimeout)
+			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", grace, unix.SignalName(stopSig))
 			signalGroup(cmd.Process.Pid, syscall.SIGKILL)
 		}
 	}

@@ -16,8 +16,9 @@ import (
 )
 
 // shimEnv marks a process started by socket-activate as the shim: it
-// sets LISTEN_PID to its own pid and executes the program in its place.
-// The variable is removed before the program runs.
+// sets the variables its value lists (LISTEN_PID, WATCHDOG_PID, separated
+// by commas) to its own pid and executes the program in its place. The
+// variable is removed before the program runs.
 const shimEnv = "SOCKET_ACTIVATE_SHIM"
 
 func main() {
@@ -28,25 +29,28 @@ func main() {
 }
 
 // shim replaces the process by the program, keeping its pid, so that
-// LISTEN_PID can name the program although Go cannot set the environment
-// between fork and exec. args is [self, path, argv0, args...]. shim returns
-// only when the program cannot be executed, with the shell's status for it.
+// LISTEN_PID and WATCHDOG_PID can name the program although Go cannot set
+// the environment between fork and exec. args is [self, path, argv0,
+// args...]. shim returns only when the program cannot be executed, with
+// the shell's status for it.
 func shim(args, environ []string) int {
 	if len(args) < 3 {
 		fmt.Fprintf(os.Stderr, "socket-activate: %s set but no program given\n", shimEnv)
 		return 127
 	}
-	env := make([]string, 0, len(environ)+1)
-	fds := false
+	env := make([]string, 0, len(environ)+2)
+	var pidVars []string
 	for _, kv := range environ {
-		if strings.HasPrefix(kv, shimEnv+"=") {
+		if v, ok := strings.CutPrefix(kv, shimEnv+"="); ok {
+			pidVars = strings.Split(v, ",")
 			continue
 		}
-		fds = fds || strings.HasPrefix(kv, "LISTEN_FDS=")
 		env = append(env, kv)
 	}
-	if fds {
-		env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	for _, key := range pidVars {
+		if validEnvName(key) {
+			env = append(env, key+"="+strconv.Itoa(os.Getpid()))
+		}
 	}
 	err := syscall.Exec(args[1], args[2:], env)
 	fmt.Fprintf(os.Stderr, "socket-activate: cannot run %q: %v\n", args[1], os.NewSyscallError("execve", err))

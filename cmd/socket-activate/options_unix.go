@@ -5,7 +5,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // usage is printed by -h and --help.
@@ -32,10 +34,28 @@ Options:
                               connection or datagram
       --restart               Start PROGRAM again when it exits or when
                               socket-activate gets SIGHUP; the sockets stay open
-      --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
-                              keep fds sent with FDSTORE=1 for the next start
-                              (an fd that hangs up is dropped, unless sent
-                              with FDPOLL=0)
+      --notify                Give PROGRAM a NOTIFY_SOCKET and be its service
+                              manager, as for a systemd Type=notify service:
+                              print its state as it changes, and keep fds sent
+                              with FDSTORE=1 for the next start (an fd that
+                              hangs up is dropped, unless sent with FDPOLL=0)
+      --timeout-start-sec=SEC With --notify, stop PROGRAM with SIGTERM (SIGKILL
+                              10 s later) when it has not sent READY=1 within
+                              SEC, which EXTEND_TIMEOUT_USEC= extends; the run
+                              fails (default: no limit)
+      --watchdog-sec=SEC      With --notify, set WATCHDOG_USEC and WATCHDOG_PID;
+                              from READY=1 on, SEC without a WATCHDOG=1, or a
+                              WATCHDOG=trigger, sends SIGABRT (SIGKILL 10 s
+                              later) and the run fails (default: no watchdog)
+      --notify-access=main|exec|all
+                              With --notify, whose messages count: main (the
+                              default), PROGRAM's alone; exec, the same here;
+                              all, those of its child processes too. Others
+                              are dropped with a warning. Only Linux and
+                              FreeBSD tell who sent a message: elsewhere only
+                              all works, and is the default
+      --fdstore-max=N         With --notify, keep at most N fds (default 256);
+                              PROGRAM gets FDSTORE=N; 0 turns the store off
 
 Addresses:
   PORT                        every address, IPv6 and IPv4 (dual stack)
@@ -45,11 +65,19 @@ Addresses:
   @name                       a Linux abstract unix socket
 A PORT of 0 picks a free port; the chosen address is printed.
 
+SEC is a time span as systemd reads one: seconds (5, 1.5), a number with a
+unit (500ms, 2s, 1min, 1h; us, ms, s, min or m, h, d, w, M for months, y,
+and systemd's longer spellings such as msec or minutes), several added up
+(1min 30s); 0 or infinity means no limit.
+
 PROGRAM gets a fresh environment: TERM, PATH, USER and HOME when set, the
 -E variables, LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES (default name
-"unknown", or "connection" with --accept), and NOTIFY_SOCKET with --notify.
+"unknown", or "connection" with --accept), and with --notify NOTIFY_SOCKET,
+FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and WATCHDOG_PID with
+--watchdog-sec.
 SIGINT and SIGTERM are forwarded to PROGRAM; socket-activate exits with
-PROGRAM's exit status.
+PROGRAM's exit status, or 1 if it exited 0 after a timeout or the watchdog
+stopped it.
 
 Without -l, --notify --now runs a PROGRAM that opens its own sockets and
 keeps them in the fd store: the first start gets no LISTEN_* variables,
@@ -69,7 +97,12 @@ type options struct {
 	now           bool
 	restart       bool
 	notify        bool
-	argv          []string // PROGRAM and its arguments
+	timeoutStart  time.Duration // --timeout-start-sec; 0 for none
+	watchdog      time.Duration // --watchdog-sec; 0 for none
+	notifyAccess  string        // --notify-access; "" when not given
+	fdstoreMax    int           // --fdstore-max
+	notifyOnly    []string      // the options given that need --notify
+	argv          []string      // PROGRAM and its arguments
 }
 
 // errUsage marks errors in the command line.
@@ -81,7 +114,7 @@ var errUsage = errors.New("see --help")
 // value attached (-l8080) or as the next argument; long options take it after
 // "=" or as the next argument. getenv supplies the values for -E VAR.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{}
+	o := &options{fdstoreMax: maxStored}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -109,6 +142,8 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 			var takesValue bool
 			switch name {
 			case "listen", "setenv", "fdname":
+				takesValue = true
+			case "timeout-start-sec", "watchdog-sec", "notify-access", "fdstore-max":
 				takesValue = true
 			case "help", "version", "datagram", "seqpacket", "accept", "inetd", "now", "restart", "notify":
 			default:
@@ -206,6 +241,30 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 			}
 			o.fdnames = append(o.fdnames, n)
 		}
+	case "timeout-start-sec", "watchdog-sec":
+		d, err := parseTimespan(v)
+		if err != nil {
+			return fmt.Errorf("bad value %q for --%s: %v; want seconds, a span such as 500ms or 1min 30s, or infinity (%w)", v, name, err, errUsage)
+		}
+		if name == "watchdog-sec" {
+			o.watchdog = d
+		} else {
+			o.timeoutStart = d
+		}
+	case "notify-access":
+		if v != "main" && v != "exec" && v != "all" {
+			return fmt.Errorf("bad value %q for --notify-access: want main, exec or all (%w)", v, errUsage)
+		}
+		o.notifyAccess = v
+	case "fdstore-max":
+		n, err := strconv.ParseUint(v, 10, 31)
+		if err != nil {
+			return fmt.Errorf("bad value %q for --fdstore-max: want a number of fds, 0 for no store (%w)", v, errUsage)
+		}
+		o.fdstoreMax = int(n)
+	}
+	if name == "timeout-start-sec" || name == "watchdog-sec" || name == "notify-access" || name == "fdstore-max" {
+		o.notifyOnly = append(o.notifyOnly, "--"+name)
 	}
 	return nil
 }
@@ -215,6 +274,8 @@ func (o *options) setValue(name, v string, getenv func(string) string) error {
 // stores, so --notify and --now are needed.
 func (o *options) check() error {
 	switch {
+	case len(o.notifyOnly) > 0 && !o.notify:
+		return fmt.Errorf("%s needs --notify: it sets how socket-activate handles the program's notifications (%w)", o.notifyOnly[0], errUsage)
 	case len(o.listen) == 0 && !o.notify:
 		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
 	case len(o.listen) == 0 && !o.now:

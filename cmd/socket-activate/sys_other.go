@@ -5,6 +5,3 @@ package main
 // abstractSockets tells whether unix socket names starting with "@" are
 // abstract: on Linux only.
 const abstractSockets = false
-
-// passCredentials does nothing: SO_PASSCRED is Linux's.
-func passCredentials(fd int) error { return nil }
