@@ -125,7 +125,10 @@ import (
 // handed over for l's address (see [ConnName]), removes them from the
 // store, and serves them too; it fails without serving if it cannot. This
 // needs no store: a process run without one still serves the connections
-// an earlier one left to it.
+// an earlier one left to it. activation.Conns claims every inherited
+// connection, these included: a program that takes connections of its own
+// from the store before it calls Serve takes them with
+// activation.ConnsNamed instead.
 //
 // Serve sets srv's ConnState, ConnContext and Handler to functions that
 // track the connections and then call the ones srv had, if any (a nil Handler

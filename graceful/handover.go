@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,20 +23,20 @@ import (
 )
 
 // namePrefix starts the names of the connections Serve stores.
-const namePrefix = "graceful "
+const namePrefix = "graceful/"
 
 // maxNameLen is the longest file descriptor name systemd accepts.
 const maxNameLen = 255
 
 // ConnName returns the name under which [Serve] keeps the idle connections
 // of a listener on addr in the manager's file descriptor store, and under
-// which it takes them back at the next start: "graceful ", the network, a
-// space and the address, with '%', ':' and every byte outside printable
-// ASCII written as %XX, since a name may hold none of them ("graceful tcp
-// 127.0.0.1%3A8080"). An address whose name would exceed the 255 bytes
-// systemd allows is named by its SHA-256 digest instead ("graceful
-// %sha256=" and 64 hex digits: no other name has "%s"). A nil addr gives
-// "graceful".
+// which it takes them back at the next start: "graceful/", the network, a
+// slash and the address, with '%', ':' and every byte outside printable
+// ASCII or a space written as %XX, since a name may hold no ':' and no byte
+// outside printable ASCII ("graceful/tcp/127.0.0.1%3A8080"). An address
+// whose name would exceed the 255 bytes systemd allows is named by its
+// SHA-256 digest instead ("graceful/%sha256=" and 64 hex digits: no other
+// name has "%s"). A nil addr gives "graceful".
 //
 // The name is what LISTEN_FDNAMES shows for the connections, and what
 // notify.Remove takes to drop them from the store: a version of a service
@@ -43,15 +44,17 @@ const maxNameLen = 255
 // does not keep them open.
 func ConnName(addr net.Addr) string {
 	if addr == nil {
-		return strings.TrimSuffix(namePrefix, " ")
+		return strings.TrimSuffix(namePrefix, "/")
 	}
 	const hexDigits = "0123456789ABCDEF"
-	s := addr.Network() + " " + addr.String()
 	var b strings.Builder
 	b.WriteString(namePrefix)
+	b.WriteString(addr.Network())
+	b.WriteByte('/')
+	s := addr.String()
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c < ' ' || c > '~' || c == ':' || c == '%':
+		case c <= ' ' || c > '~' || c == ':' || c == '%':
 			b.WriteByte('%')
 			b.WriteByte(hexDigits[c>>4])
 			b.WriteByte(hexDigits[c&15])
@@ -59,11 +62,24 @@ func ConnName(addr net.Addr) string {
 			b.WriteByte(c)
 		}
 	}
-	if b.Len() > maxNameLen {
-		sum := sha256.Sum256([]byte(s))
+	if b.Len() > maxNameLen || !validNetwork(addr.Network()) {
+		// The network's length keeps the pair apart from other pairs.
+		sum := sha256.Sum256([]byte(strconv.Itoa(len(addr.Network())) + " " + addr.Network() + "/" + s))
 		return namePrefix + "%sha256=" + hex.EncodeToString(sum[:])
 	}
 	return b.String()
+}
+
+// validNetwork reports whether a network name can stand in a ConnName as
+// it is: printable ASCII without a space, '/', ':' or '%'. The net
+// package's networks are.
+func validNetwork(network string) bool {
+	for i := 0; i < len(network); i++ {
+		if c := network[i]; c <= ' ' || c > '~' || c == '/' || c == ':' || c == '%' {
+			return false
+		}
+	}
+	return true
 }
 
 // storeUse counts, for every Serve of the process, what the process takes
