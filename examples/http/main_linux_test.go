@@ -110,15 +110,14 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 }
 
 // With the file descriptor store hello-http.service enables (here
-// socket-activate's, FDSTORE set as systemd sets it), clients that keep
-// their connections and send POSTs, which a client does not send again
-// when a kept connection ends, lose nothing either: each server hands the
-// idle connections to the next.
+// socket-activate --notify's, which sets FDSTORE as systemd does), clients
+// that keep their connections and send POSTs, which a client does not send
+// again when a kept connection ends, lose nothing either: each server hands
+// the idle connections to the next.
 func TestRestartsWithTheStoreLoseNoRequestOnKeptConnections(t *testing.T) {
 	p := restarttest.StartActivator(t, restarttest.ActivatorConfig{
 		Path: restarttest.BuildActivator(t),
 		Args: []string{"--notify", "--now", "--restart", "-l", "127.0.0.1:0", "--fdname=web",
-			"-E", "FDSTORE=256",
 			"-E", "HTTP_EXAMPLE_TEST_CHILD=1",
 			"-E", "GOCOVERDIR=" + t.TempDir(),
 			os.Args[0]},

@@ -34,7 +34,7 @@ var handoverLoad = restarttest.LoadConfig{Workers: keepAliveWorkers, MaxRequests
 // http.Transport does not send again when a kept connection ends: a server
 // that closed its idle connections at a stop would fail some of them. Each
 // server hands its connections to the next through the activator's store
-// (FDSTORE set, as the activator will set it itself), and no request
+// (socket-activate --notify sets FDSTORE, as systemd does), and no request
 // fails. Every server after the first takes connections back, no server
 // leaves an fd open, and the activator's store is empty again once the
 // next server took them.
@@ -42,7 +42,7 @@ func TestRestartsHandIdleKeepAliveConnectionsToTheNextServer(t *testing.T) {
 	bin := restarttest.Build(t, keepalivePackage)
 	p := restarttest.StartActivator(t, restarttest.ActivatorConfig{
 		Path:    restarttest.BuildActivator(t),
-		Args:    []string{"--notify", "--now", "--restart", "-l", "127.0.0.1:0", "--fdname=web", "-E", "FDSTORE=256", bin},
+		Args:    []string{"--notify", "--now", "--restart", "-l", "127.0.0.1:0", "--fdname=web", bin},
 		Program: bin,
 		PIDLine: keepaliveLine,
 		Timeout: timeout,

@@ -1,7 +1,7 @@
 //go:build unix
 
 // Keepalive is the program the fd store's hand-over test runs under
-// socket-activate --notify --restart with FDSTORE set: an HTTP server on
+// socket-activate --notify --restart, which sets FDSTORE: an HTTP server on
 // the listening socket named web, stopped by graceful.Serve, which hands
 // its idle keep-alive connections to the next run through the activator's
 // store and takes back the ones the run before handed over.
