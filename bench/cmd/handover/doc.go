@@ -9,15 +9,16 @@
 // It builds socket-activate from the parent module and runs itself, as the
 // server ("handover serve"), under
 //
-//	socket-activate --notify --now --restart -l 127.0.0.1:0 --fdname=web [-E FDSTORE=256]
+//	socket-activate --notify --fdstore-max=256|0 --now --restart -l 127.0.0.1:0 --fdname=web
 //
 // while -clients clients that keep their connections send POST requests
 // with a -body byte body and check the echo. Every -interval it sends
 // socket-activate SIGHUP, which stops the server with SIGTERM and starts
-// the next. With FDSTORE set ("store") the stopping server hands its idle
-// connections to the next one; without it ("no store") it closes them, and
-// a POST a client sends on one as it closes is lost (http.Transport does
-// not send a POST again).
+// the next. With the store ("store": socket-activate keeps up to 256 fds
+// and sets FDSTORE=256) the stopping server hands its idle connections to
+// the next one; without it ("nostore", --fdstore-max=0: no FDSTORE) it
+// closes them, and a POST a client sends on one as it closes is lost
+// (http.Transport does not send a POST again).
 //
 // For each mode it reports the requests and the failed ones by error, the
 // connections handed over at each restart (what each server took back), the

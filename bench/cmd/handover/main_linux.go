@@ -70,7 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.interval, "interval", 500*time.Millisecond, "load time before each restart, and after the last")
 	fs.IntVar(&cfg.body, "body", 256, "bytes in each request's body")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "time limit of one request, and of each wait")
-	modes := fs.String("modes", strings.Join(allModes, ","), "modes to run: store (FDSTORE=256) and nostore")
+	modes := fs.String("modes", strings.Join(allModes, ","), "modes to run: store (--fdstore-max=256) and nostore (--fdstore-max=0)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -148,7 +148,7 @@ type result struct {
 
 var (
 	listeningLine = regexp.MustCompile(`^socket-activate: listening on (\S+) \(fd 3, name "web"\)$`)
-	readyLine     = regexp.MustCompile(`^socket-activate: ready$`)
+	readyLine     = regexp.MustCompile(`^socket-activate: Active: active \(running\)$`)
 	tookBackLine  = regexp.MustCompile(`^server: pid (\d+) took back (\d+) connections$`)
 	stoppedLine   = regexp.MustCompile(`^server: pid (\d+) stopped with (\d+) fds open, (\d+) before serving$`)
 	fdsLine       = regexp.MustCompile(`^server: pid \d+ fds (before|after) serving: .*$`)
@@ -204,9 +204,11 @@ func (o *output) text() string {
 }
 
 func measure(cfg config, mode, activator, self string) (*result, error) {
-	args := []string{"--notify", "--now", "--restart", "-l", "127.0.0.1:0", "--fdname=web"}
-	if mode == "store" {
-		args = append(args, "-E", "FDSTORE=256")
+	// socket-activate --notify offers a store of 256 fds and sets FDSTORE
+	// to that; --fdstore-max=0 turns the store off.
+	args := []string{"--notify", "--fdstore-max=256", "--now", "--restart", "-l", "127.0.0.1:0", "--fdname=web"}
+	if mode == "nostore" {
+		args[1] = "--fdstore-max=0"
 	}
 	cmd := exec.Command(activator, append(args, self, "serve")...)
 	pr, pw, err := os.Pipe()
@@ -554,7 +556,7 @@ func writeReport(w *bytes.Buffer, cfg config, rs []*result, took time.Duration) 
 func modeNames(rs []*result) []string {
 	names := make([]string, len(rs))
 	for i, r := range rs {
-		names[i] = map[string]string{"store": "with the store (FDSTORE=256)", "nostore": "without a store"}[r.mode]
+		names[i] = map[string]string{"store": "with the store (--fdstore-max=256)", "nostore": "without a store (--fdstore-max=0)"}[r.mode]
 	}
 	return names
 }
