@@ -73,7 +73,10 @@
 // and its original fd is closed). The package never closes a socket, or
 // any fd, that it did not take from the manager, and after conversion
 // each socket is held by exactly one fd: the one inside the returned
-// value, which the caller owns.
+// value, which the caller owns. Until a call hands an inherited fd out,
+// the fd is the package's: a program that closes it by number instead
+// lets its own next fd take that number, which a later call would then
+// take for the manager's (close what the package returns instead).
 //
 // # Addresses
 //
@@ -99,11 +102,15 @@
 //	                                                  the working directory)
 //	unix, unixpacket, unixgram  @NAME                 the abstract socket @NAME (Linux)
 //
-// A host name is resolved, and files are looked up, with no lock held, so
-// a slow resolver stalls neither os/exec nor other calls of this package.
+// Port 0 takes no inherited socket: binding it takes a port of the
+// kernel's choosing, which no socket holds. A host name is resolved, and
+// files are looked up, with no lock held, so a slow resolver stalls
+// neither os/exec nor other calls of this package.
 // Which file a unix socket is bound to is asked of the kernel (sock_diag)
-// on Linux; elsewhere the socket's own absolute path is looked up, and a
-// socket bound to a relative path matches nothing.
+// on Linux. Elsewhere, and on Linux where stat gives a file a device
+// number other than the kernel's (btrfs subvolumes, overlays whose layers
+// are on other file systems), the socket's own absolute path is looked up
+// instead, and a socket bound to a relative path matches nothing.
 //
 // # Platforms
 //

@@ -36,6 +36,10 @@ type inheritedFD struct {
 	claimed   bool
 	closed    bool // the original fd is closed: a value made of it holds the socket
 	pending   bool // a value is made of it in the call under way
+	// unservable: the net package cannot make the value class calls
+	// for (a vsock listener, a stream socket that is not connected);
+	// only Files takes it. class still says what the socket is.
+	unservable bool
 
 	name         string
 	laddr, raddr net.Addr // nil for families and types the net package does not serve
@@ -106,9 +110,9 @@ func networkOf(a net.Addr) string {
 	return "other"
 }
 
-func isListener(e *inheritedFD) bool { return e.class == listenerSocket }
-func isDatagram(e *inheritedFD) bool { return e.class == datagramSocket }
-func isStream(e *inheritedFD) bool   { return e.class == streamSocket }
+func isListener(e *inheritedFD) bool { return e.class == listenerSocket && !e.unservable }
+func isDatagram(e *inheritedFD) bool { return e.class == datagramSocket && !e.unservable }
+func isStream(e *inheritedFD) bool   { return e.class == streamSocket && !e.unservable }
 
 // fdSet is the process's inherited fds.
 type fdSet struct {
@@ -131,22 +135,31 @@ var process struct {
 // close-on-exec, as the standard library does while it makes an fd that
 // is not yet close-on-exec: so no child can inherit them, and an fd that f
 // converts and closes at once needs no marking of its own.
+//
+// The first use takes the set's lock inside the once, before any other
+// call can: a call that held the lock while the first waited for it, with
+// syscall.ForkLock held for reading, could otherwise deadlock with an
+// os/exec waiting to fork (where duplicating an fd takes ForkLock too).
 func use(f func(*fdSet) error) (bool, error) {
+	s := &process.set
 	first := false
 	process.once.Do(func() {
 		first = true
 		holdForks()
-		process.set.fds, process.err = inherit(processEnviron())
+		s.mu.Lock()
+		s.fds, process.err = inherit(processEnviron())
 	})
 	if first {
 		defer releaseForks()
+		defer s.mu.Unlock()
 	}
-	if len(process.set.fds) == 0 {
+	if len(s.fds) == 0 {
 		return false, process.err
 	}
-	s := &process.set
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if !first {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
 	defer s.markCloseOnExec()
 	return true, f(s)
 }

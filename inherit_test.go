@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -336,7 +337,7 @@ func TestAHoleInTheRangeIsNeverFilledWithTheProcesssOwnFDs(t *testing.T) {
 		// Two fds passed, the first and the last of a long range.
 		n := 14998
 		var rl unix.Rlimit
-		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Max < uint64(n)+16 {
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && uint64(rl.Max) < uint64(n)+16 {
 			n = int(rl.Max) - 16
 		}
 		files := make([]*os.File, n)
@@ -356,7 +357,7 @@ func TestAHoleInTheRangeIsNeverFilledWithTheProcesssOwnFDs(t *testing.T) {
 // test keeps the other end until it ends.
 func nonBlockingSocket(t *testing.T) *os.File {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair(unix.SOCK_STREAM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,6 +367,19 @@ func nonBlockingSocket(t *testing.T) *os.File {
 	ours, peer := os.NewFile(uintptr(fds[0]), "stdin"), os.NewFile(uintptr(fds[1]), "peer")
 	t.Cleanup(func() { ours.Close(); peer.Close() })
 	return ours
+}
+
+// socketpair makes a unix socket pair of type typ, close-on-exec. Not
+// every system has SOCK_CLOEXEC: the flag is set under the fork lock.
+func socketpair(typ int) ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+	if err == nil {
+		unix.CloseOnExec(fds[0])
+		unix.CloseOnExec(fds[1])
+	}
+	return fds, err
 }
 
 // After a failed first call no inherited fd of the range stays
@@ -463,7 +477,7 @@ func TestListenResolvesHostNamesWithoutHoldingLocks(t *testing.T) {
 // One end of a SOCK_SEQPACKET socket pair is a connection: Conns returns
 // it as a *net.UnixConn, and it is described as unnamed.
 func TestASeqpacketConnectionGoesToConns(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair(unix.SOCK_SEQPACKET)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // toListener makes a net.Listener of a listening socket. The listener
@@ -27,7 +29,11 @@ func toPacketConn(e *inheritedFD, f *os.File) (net.PacketConn, error) {
 	if err != nil {
 		return nil, conversionError(e, "datagram socket", err)
 	}
-	e.learn(unnamed(int(e.fd), false, pc.LocalAddr()), nil)
+	var raddr net.Addr // a connected datagram socket's peer
+	if c, ok := pc.(net.Conn); ok {
+		raddr = unnamed(int(e.fd), true, c.RemoteAddr())
+	}
+	e.learn(unnamed(int(e.fd), false, pc.LocalAddr()), raddr)
 	return pc, nil
 }
 
@@ -40,7 +46,7 @@ func toConn(e *inheritedFD, f *os.File) (net.Conn, error) {
 	}
 	if c.RemoteAddr() == nil {
 		c.Close()
-		e.class = otherSocket
+		e.unservable = true
 		return nil, errNotServable
 	}
 	e.learn(unnamed(int(e.fd), false, c.LocalAddr()), unnamed(int(e.fd), true, c.RemoteAddr()))
@@ -48,14 +54,20 @@ func toConn(e *inheritedFD, f *os.File) (net.Conn, error) {
 }
 
 // conversionError tells a socket the net package does not serve (which is
-// reclassified and skipped) from a real failure.
+// marked unservable and skipped) from a real failure.
 func conversionError(e *inheritedFD, as string, err error) error {
 	describe(e)
 	switch e.network() {
 	case "tcp", "tcp6", "udp", "udp6", "unix", "unixgram", "unixpacket":
+		// The net package names the *os.File it was given, which may be
+		// a carrier named after another fd; the message names e.
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "file" {
+			oe.Addr = nil
+		}
 		return fmt.Errorf("activation: fd %d (%q) as a %s: %w", e.fd, e.name, as, err)
 	}
-	e.class = otherSocket
+	e.unservable = true
 	return errNotServable
 }
 
@@ -139,7 +151,7 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 		}
 		return usable(named[sel.index], fits, what)
 	case sel.byName:
-		cands = s.named(sel.name, func(e *inheritedFD) bool { return !e.claimed && fits(e) })
+		cands = servableFirst(s.named(sel.name, func(e *inheritedFD) bool { return !e.claimed && fits(e) }))
 		switch len(cands) {
 		case 0:
 			return nil, fmt.Errorf("no unclaimed %s is named %q", what, sel.name)
@@ -153,6 +165,7 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 			cands = append(cands, e)
 		}
 	}
+	cands = servableFirst(cands)
 	switch len(cands) {
 	case 0:
 		return nil, fmt.Errorf("no unclaimed %s was inherited", what)
@@ -160,6 +173,24 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 		return cands[0], nil
 	}
 	return nil, fmt.Errorf("%d unclaimed %ss were inherited; choose one with sd-listen:NAME", len(cands), what)
+}
+
+// servableFirst returns the candidates of a family the net package
+// serves, if there are any, and else all of them, so that a vsock
+// listener or a netlink socket beside the one TCP listener or UDP socket
+// makes no ambiguity, and a lone one gets the error its conversion gives.
+// The caller holds the lock.
+func servableFirst(cands []*inheritedFD) []*inheritedFD {
+	var served []*inheritedFD
+	for _, e := range cands {
+		if describe(e); e.network() != "other" {
+			served = append(served, e)
+		}
+	}
+	if len(served) == 0 {
+		return cands
+	}
+	return served
 }
 
 // usable returns e if it is an unclaimed fd of the wanted kind.
@@ -250,7 +281,8 @@ type target struct {
 }
 
 // parseTarget reads address for network; ok is false when net.Listen
-// would refuse it, and then no inherited socket is bound to it.
+// would refuse it or bind a port of the kernel's choosing, and then no
+// inherited socket is bound to it.
 func parseTarget(network, address string) (t target, ok bool) {
 	t.network = network
 	switch network {
@@ -263,7 +295,9 @@ func parseTarget(network, address string) (t target, ok bool) {
 		return t, false
 	}
 	port, err := net.LookupPort(network, service) // numbers, or the services file
-	if err != nil {
+	if err != nil || port == 0 {
+		// Port 0 asks the kernel for a free port: no socket is bound
+		// to it, not even an unbound one whose address reads port 0.
 		return t, false
 	}
 	t.host, t.port = host, port
@@ -294,19 +328,37 @@ func (s *fdSet) candidates(t target, fits func(*inheritedFD) bool) []candidate {
 			continue
 		}
 		c := candidate{index: i, laddr: e.laddr}
-		switch a := e.laddr.(type) {
-		case *net.TCPAddr:
-			c.v6only = a.IP.To4() == nil && isV6Only(int(e.fd))
-		case *net.UDPAddr:
-			c.v6only = a.IP.To4() == nil && isV6Only(int(e.fd))
-		case *net.UnixAddr:
-			if !strings.HasPrefix(a.Name, "@") {
-				c.sock = unixSockID(int(e.fd))
+		e.withFD(func(fd int) {
+			switch a := e.laddr.(type) {
+			case *net.TCPAddr:
+				c.v6only = a.IP.To4() == nil && isV6Only(fd)
+			case *net.UDPAddr:
+				c.v6only = a.IP.To4() == nil && isV6Only(fd)
+			case *net.UnixAddr:
+				if !strings.HasPrefix(a.Name, "@") {
+					c.sock = unixSockID(fd)
+				}
 			}
-		}
+		})
 		cands = append(cands, c)
 	}
 	return cands
+}
+
+// withFD calls f with an fd that holds e's socket: e's own, or, once that
+// is closed, the one inside the value a failed call parked on e (the
+// closed fd's number may hold another file by now). The caller holds the
+// lock.
+func (e *inheritedFD) withFD(f func(fd int)) {
+	if !e.closed {
+		f(int(e.fd))
+		return
+	}
+	if sc, ok := e.parked.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(s uintptr) { f(int(s)) })
+		}
+	}
 }
 
 // mayBe reports whether a socket with local address laddr may be what t

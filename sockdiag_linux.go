@@ -11,7 +11,7 @@ import (
 // want, asking the kernel's sock_diag interface for the device and inode
 // of the file the socket was bound to, as ss(8) does. known is false when
 // the kernel does not answer (no unix_diag, a sandbox, a socket that is
-// gone).
+// gone), or when its device number for the file is not stat's.
 func socketBoundTo(sock sockID, want fileID) (match, known bool) {
 	if sock == 0 || uint64(sock) > 1<<32-1 {
 		return false, false
@@ -72,6 +72,13 @@ func socketBoundTo(sock sockID, want fileID) (match, known bool) {
 			// The kernel gives its own dev_t, MAJOR << 20 | MINOR, and a
 			// 32-bit inode number.
 			kdev := uint64(unix.Major(want.dev))<<20 | uint64(unix.Minor(want.dev))
+			if ino == uint32(want.ino) && uint64(dev) != kdev {
+				// stat may report a device of its own rather than the
+				// file system's (a btrfs subvolume, an overlay whose
+				// layers are on other file systems): the kernel's
+				// answer cannot be compared with it.
+				return false, false
+			}
 			return uint64(dev) == kdev && ino == uint32(want.ino), true
 		}
 		attrs = attrs[min(len(attrs), (l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]

@@ -56,7 +56,7 @@ func TestTLSListenersWithNamesWrapsEveryListener(t *testing.T) {
 // child's standard input, and the other end.
 func stdinSocketPair(t *testing.T, typ int) (child, peer *os.File) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair(typ)
 	if err != nil {
 		t.Fatal(err)
 	}
