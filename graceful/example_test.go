@@ -18,6 +18,10 @@ import (
 // sd-listen:web) that a restart costs no request: on SIGTERM, systemd's
 // request to stop, it answers every connection it accepted and exits, while
 // the connections it did not accept wait in the socket for the next start.
+// With NotifyAccess=main and FileDescriptorStoreMax= in its service unit
+// (and, before systemd 254, Environment=FDSTORE= with the same number),
+// systemd offers it a file descriptor store, and it hands its idle
+// keep-alive connections to the next start as well, instead of closing them.
 func ExampleServe() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

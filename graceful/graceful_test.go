@@ -106,6 +106,28 @@ func get(c net.Conn, path string) (string, error) {
 	return fmt.Sprintf("%s %s", resp.Status, body), nil
 }
 
+// answer sends a GET request on c and describes the response: status, body
+// and whether it closes the connection, or the error reading it.
+func answer(c net.Conn) string {
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		return err.Error()
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	s := fmt.Sprintf("%s %s", resp.Status, body)
+	if resp.Close {
+		s += ", Connection: close"
+	}
+	return s
+}
+
 // serve runs graceful.Serve in the background and returns its result's
 // channel and the function that stops it.
 func serve(srv *http.Server, l net.Listener, stopTimeout time.Duration) (<-chan error, context.CancelFunc) {
@@ -217,7 +239,9 @@ func shutdownLoses() string {
 }
 
 // TestHandlerInProgress: Serve returns only once a handler running at the
-// stop has finished, and its client gets the whole response.
+// stop has finished, and its client gets the whole response. A response
+// that starts once Shutdown has begun tells the client that the connection
+// closes (without a store, the stop closes it).
 func TestHandlerInProgress(t *testing.T) {
 	l := listen(t)
 	entered := make(chan struct{})
@@ -229,21 +253,20 @@ func TestHandlerInProgress(t *testing.T) {
 		io.WriteString(w, "finished")
 		close(finished)
 	})}
+	shutdownBegan := make(chan struct{})
+	srv.RegisterOnShutdown(func() { close(shutdownBegan) })
 	done, cancel := serve(srv, l, timeout)
 	defer cancel()
 
 	c := dial(t, l)
 	got := make(chan string, 1)
 	go func() {
-		resp, err := get(c, "/")
-		if err != nil {
-			resp = err.Error()
-		}
-		got <- resp
+		got <- answer(c)
 	}()
 	await(t, entered, "call of the handler")
 	cancel()
 	await(t, l.closed, "close of the listener")
+	await(t, shutdownBegan, "start of Shutdown")
 	select {
 	case err := <-done:
 		t.Fatalf("Serve returned %v while a handler was running", err)
@@ -259,7 +282,7 @@ func TestHandlerInProgress(t *testing.T) {
 	default:
 		t.Error("Serve returned before the handler finished")
 	}
-	if resp, want := await(t, got, "response"), "200 OK finished"; resp != want {
+	if resp, want := await(t, got, "response"), "200 OK finished, Connection: close"; resp != want {
 		t.Errorf("response: got %q, want %q", resp, want)
 	}
 }
@@ -407,5 +430,48 @@ func TestServeFails(t *testing.T) {
 				t.Errorf("Accept after Serve: got %v, want %v", err, net.ErrClosed)
 			}
 		})
+	}
+}
+
+// TestRequestAnsweredWithoutTheHandler: net/http answers OPTIONS * itself,
+// without calling the handler, and keeps the connection open. Such a
+// request, the first on a connection accepted before the stop and sent
+// after it began, is answered, and Serve returns nil without waiting for
+// the connection to close: it is idle, not waiting for a request.
+func TestRequestAnsweredWithoutTheHandler(t *testing.T) {
+	l := listen(t)
+	st := newStates()
+	called := make(chan struct{}, 1)
+	srv := &http.Server{
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { called <- struct{}{} }),
+		ConnState: st.connState,
+	}
+	// A stop that waited for this connection would end only after
+	// stopTimeout, long after await gives up.
+	done, cancel := serve(srv, l, 3*timeout)
+	defer cancel()
+
+	c := dial(t, l)
+	st.awaitNew(t)
+	cancel()
+	await(t, l.closed, "close of the listener")
+	if _, err := io.WriteString(c, "OPTIONS * HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("OPTIONS *: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Errorf("OPTIONS *: %s, close %v; want 200 OK on a connection kept open", resp.Status, resp.Close)
+	}
+	if err := await(t, done, "return of Serve"); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	select {
+	case <-called:
+		t.Error("the handler was called for OPTIONS *")
+	default:
 	}
 }

@@ -41,13 +41,18 @@
 //
 //	l, err := activation.Listen("tcp", "sd-listen:web") // the listener stored as "web"
 //	byName, err := activation.ListenersWithNames()      // byName["web"]
+//	conns, err := activation.ConnsNamed("peer")         // the connections stored as "peer"
 //	files, err := activation.Files()                    // any stored file; Name() is its name
 //
 // so a restart loses no connection: the new process accepts on the same
 // socket, and connections stored with [StoreConn] come back as open
-// sockets. [Remove] drops stored descriptors by name; the manager also drops
+// sockets. (Package graceful keeps the idle connections of an HTTP server
+// in the store under names of its own, and takes them back; Conns and Files
+// take every inherited connection or file, those included.) [Remove] drops stored descriptors by name; the manager also drops
 // a stored descriptor on its own when it reports a hang-up or an error,
-// unless it was stored with [StoreNoPoll].
+// unless it was stored with [StoreNoPoll]. [StoreEnabled] and [StoreMax]
+// read $FDSTORE, by which the manager says that it keeps stored descriptors
+// and how many.
 //
 // The unit needs (systemd reads comments only on lines of their own):
 //
@@ -58,6 +63,8 @@
 //	NotifyAccess=main
 //	# The store holds nothing by default (0).
 //	FileDescriptorStoreMax=16
+//	# systemd 254 and later set $FDSTORE themselves; for older ones:
+//	Environment=FDSTORE=16
 //	# "restart" (the default) keeps the store only while the unit runs or
 //	# restarts; "yes" (systemd 254 and later) keeps it while it is stopped.
 //	FileDescriptorStorePreserve=yes

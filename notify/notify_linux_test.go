@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/go-activation/activation/activationtest"
 	"io"
 	"net"
 	"os"
@@ -16,6 +15,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/go-activation/activation/activationtest"
+	"github.com/go-activation/activation/internal/storedlisteners"
 )
 
 // manager is a fake service manager: a datagram socket bound with
@@ -400,6 +402,29 @@ func TestStoreListenerSendsTheListeningSocketAndLeavesItWorking(t *testing.T) {
 		}
 		acceptOne(t, l.Addr(), l.Accept)
 	})
+}
+
+// Package graceful asks whether a listener outlives the process: one stored
+// with StoreListener does, until Remove drops its name.
+func TestStoreListenerRecordsTheListenerUntilRemove(t *testing.T) {
+	m := newManager(t)
+	l := listen(t)
+	t.Cleanup(func() { storedlisteners.Remove("recorded") })
+	if storedlisteners.Has(l.Addr()) {
+		t.Fatalf("%v recorded before it was stored", l.Addr())
+	}
+	sent, err := StoreListener("recorded", l)
+	wantSent(t, sent, err)
+	m.mustReceive()
+	if !storedlisteners.Has(l.Addr()) {
+		t.Errorf("%v not recorded after StoreListener", l.Addr())
+	}
+	sent, err = Remove("recorded")
+	wantSent(t, sent, err)
+	m.mustReceive()
+	if storedlisteners.Has(l.Addr()) {
+		t.Errorf("%v still recorded after Remove", l.Addr())
+	}
 }
 
 func TestStoreConnSendsTheConnection(t *testing.T) {

@@ -184,3 +184,52 @@ func FuzzValidName(f *testing.F) {
 		}
 	})
 }
+
+func TestStoreMaxAndStoreEnabledReadFDSTORE(t *testing.T) {
+	const socket = "/run/systemd/notify"
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantMax     int
+		wantEnabled bool
+	}{
+		{"FDSTORE as systemd sets it enables the store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "64"}, 64, true},
+		{"FDSTORE=1 is the smallest store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "1"}, 1, true},
+		{"the largest int32 is read", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "2147483647"}, 1<<31 - 1, true},
+		{"numbers are read as systemd reads them", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": " 0x10"}, 16, true},
+		{"without FDSTORE the manager does not say", map[string]string{"NOTIFY_SOCKET": socket}, 0, false},
+		{"FDSTORE=0 is no store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "0"}, 0, false},
+		{"an empty FDSTORE is no store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": ""}, 0, false},
+		{"a negative FDSTORE is no store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "-5"}, 0, false},
+		{"a word is no store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "yes"}, 0, false},
+		{"trailing characters are no store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "16 "}, 0, false},
+		{"a number beyond int32 is no store", map[string]string{"NOTIFY_SOCKET": socket, "FDSTORE": "2147483648"}, 0, false},
+		{"without NOTIFY_SOCKET nothing can be stored", map[string]string{"FDSTORE": "64"}, 64, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lookupEnv := func(key string) (string, bool) {
+				v, ok := tt.env[key]
+				return v, ok
+			}
+			if got := storeMax(lookupEnv); got != tt.wantMax {
+				t.Errorf("storeMax = %d, want %d", got, tt.wantMax)
+			}
+			if got := storeEnabled(lookupEnv); got != tt.wantEnabled {
+				t.Errorf("storeEnabled = %v, want %v", got, tt.wantEnabled)
+			}
+		})
+	}
+}
+
+func TestStoreEnabledReadsTheProcessEnvironment(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("FDSTORE", "8")
+	if !StoreEnabled() || StoreMax() != 8 {
+		t.Errorf("StoreEnabled() = %v, StoreMax() = %d; want true, 8", StoreEnabled(), StoreMax())
+	}
+	unsetenv(t, "FDSTORE")
+	if StoreEnabled() || StoreMax() != 0 {
+		t.Errorf("without FDSTORE: StoreEnabled() = %v, StoreMax() = %d; want false, 0", StoreEnabled(), StoreMax())
+	}
+}

@@ -4,10 +4,60 @@ import (
 	"fmt"
 	"net"
 	"os"
+
+	"github.com/go-activation/activation/internal/storedlisteners"
 )
 
 // maxNameLen is the longest file descriptor name systemd accepts.
 const maxNameLen = 255
+
+// StoreEnabled reports whether the manager offers a file descriptor store to
+// this process: NOTIFY_SOCKET is set and $FDSTORE holds a number above 0
+// (see [StoreMax]). It reads the environment only; nothing is sent.
+//
+// systemd sets $FDSTORE, to the unit's FileDescriptorStoreMax=, for a
+// service that gets a NOTIFY_SOCKET and has FileDescriptorStoreMax= above 0,
+// since version 254. Older systemd keeps stored files as well but does not
+// say so: a unit for it sets the variable itself, to the same number,
+//
+//	FileDescriptorStoreMax=64
+//	Environment=FDSTORE=64
+//
+// and an activator that offers a store sets it the same way.
+func StoreEnabled() bool {
+	return storeEnabled(os.LookupEnv)
+}
+
+// StoreMax returns $FDSTORE: the most files the manager keeps in the
+// service's file descriptor store. It returns 0 when the variable is unset or
+// is not a number from 1 to 2147483647, which means that the store is off
+// or that the manager does not say.
+//
+// The store counts every file in it, whoever stored it and under whatever
+// name; the manager closes, without telling the sender, files that do not
+// fit.
+func StoreMax() int {
+	return storeMax(os.LookupEnv)
+}
+
+// storeEnabled is StoreEnabled for a given environment.
+func storeEnabled(lookupEnv func(string) (string, bool)) bool {
+	_, ok := lookupEnv("NOTIFY_SOCKET")
+	return ok && storeMax(lookupEnv) > 0
+}
+
+// storeMax is StoreMax for a given environment.
+func storeMax(lookupEnv func(string) (string, bool)) int {
+	value, ok := lookupEnv("FDSTORE")
+	if !ok {
+		return 0
+	}
+	n, err := parseUint(value, 31)
+	if err != nil {
+		return 0
+	}
+	return int(n)
+}
 
 // Store hands files to the manager's file descriptor store under name
 // (FDSTORE=1, FDNAME=name), in one message. The manager keeps its own copies:
@@ -58,7 +108,11 @@ func Remove(name string) (sent bool, err error) {
 	if err := validName(name); err != nil {
 		return false, err
 	}
-	return send("FDSTOREREMOVE=1\nFDNAME="+name, nil)
+	sent, err = send("FDSTOREREMOVE=1\nFDNAME="+name, nil)
+	if sent {
+		storedlisteners.Remove(name)
+	}
+	return sent, err
 }
 
 // filer is what net.TCPListener, net.UnixListener, net.TCPConn,
@@ -74,7 +128,13 @@ type filer interface {
 // stored socket. l must have a File method, as *net.TCPListener and
 // *net.UnixListener do.
 func StoreListener(name string, l net.Listener) (sent bool, err error) {
-	return storeFiler(name, "listener", l)
+	sent, err = storeFiler(name, "listener", l)
+	if sent {
+		// The next start gets this socket back: package graceful hands
+		// idle connections on it to that start.
+		storedlisteners.Add(name, l.Addr())
+	}
+	return sent, err
 }
 
 // StoreConn stores c's socket under name, like [StoreListener]: the

@@ -11,9 +11,12 @@
 //
 //	./http --listen 127.0.0.1:8080
 //
-// On SIGTERM it answers every connection it accepted before it exits, so
-// that a restart under load fails no request: graceful.Serve does that, and
-// its package doc says why http.Server.Shutdown alone is not enough.
+// On SIGTERM it answers every connection it accepted before it exits, and
+// when the manager offers a file descriptor store (hello-http.service
+// enables one) it hands its idle keep-alive connections to the next start
+// instead of closing them, so that a restart under load fails no request.
+// graceful.Serve does both; its package doc says why http.Server.Shutdown
+// alone is not enough, and what a restart without a store can still lose.
 package main
 
 import (
@@ -55,7 +58,8 @@ func main() {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	// Serve until SIGTERM; then stop accepting, answer every connection
-	// accepted, and exit. Connections not accepted yet wait in the listen
+	// accepted (handing the idle ones to the next start when there is a
+	// store), and exit. Connections not accepted yet wait in the listen
 	// backlog of the socket, which systemd keeps, for the next start.
 	if err := graceful.Serve(ctx, srv, l, 20*time.Second); err != nil {
 		log.Fatal(err)

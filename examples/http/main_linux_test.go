@@ -109,6 +109,59 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 	}
 }
 
+// With the file descriptor store hello-http.service enables (here
+// socket-activate --notify's, which sets FDSTORE as systemd does), clients
+// that keep their connections and send POSTs, which a client does not send
+// again when a kept connection ends, lose nothing either: each server hands
+// the idle connections to the next.
+func TestRestartsWithTheStoreLoseNoRequestOnKeptConnections(t *testing.T) {
+	p := restarttest.StartActivator(t, restarttest.ActivatorConfig{
+		Path: restarttest.BuildActivator(t),
+		Args: []string{"--notify", "--now", "--restart", "-l", "127.0.0.1:0", "--fdname=web",
+			"-E", "HTTP_EXAMPLE_TEST_CHILD=1",
+			"-E", "GOCOVERDIR=" + t.TempDir(),
+			os.Args[0]},
+		Program: os.Args[0],
+		PIDLine: childLine,
+		Timeout: timeout,
+	})
+	addr := p.Output.Wait(t, `^socket-activate: listening on (\S+) \(fd 3, name "web"\)$`, 1)[0][1]
+	p.Output.Wait(t, servingLine, 1)
+
+	const workers = 6
+	client := restarttest.KeepAliveClient(workers, timeout)
+	defer client.CloseIdleConnections()
+	url := "http://" + addr + "/"
+	config := loadConfig
+	config.Workers = workers
+	l := restarttest.StartLoad(t, config, func(w, i int) (int, error) {
+		body, err := restarttest.Post(client, url, []byte(fmt.Sprintf("worker %d request %d", w, i)))
+		if err == nil && string(body) != wantBody {
+			err = fmt.Errorf("POST %s: %q, want %q", url, body, wantBody)
+		}
+		return 0, err
+	})
+	for r := 1; r <= restarts+1; r++ {
+		since := l.Answered()
+		l.WaitFor(t, fmt.Sprintf("%d requests answered by server %d", perServer, r), func() bool {
+			return l.Answered() >= since+perServer
+		})
+		if r <= restarts {
+			p.Signal(t, syscall.SIGHUP)
+			p.Output.Wait(t, servingLine, r+1)
+		}
+	}
+	l.Halt()
+	t.Logf("%d requests, %d failed, %d restarts", l.Requests(), l.Failed(), restarts)
+	if err := l.Err(); err != nil {
+		t.Error(err)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.ExitCode(t); code != 0 {
+		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
+	}
+}
+
 // servingLine is what the example logs once it serves.
 const servingLine = `^serving on \S+ \(socket-activated, fd 3 named "web"\)$`
 

@@ -138,7 +138,8 @@ func listen(addr, name string) ([]net.Listener, error) {
 
 // shutdown tells the manager that the service stops, then stops serving:
 // graceful.Serve closes each listener, answers every connection it
-// accepted, and returns. Closing the listeners closes this process's copies
+// accepted, hands the idle keep-alive ones to the next start when the store
+// is on ($FDSTORE), and returns. Closing the listeners closes this process's copies
 // only: the manager keeps the socket (in the file descriptor store, or for
 // notify-service.socket), and connections not accepted yet wait in its
 // backlog for the next start. Run by hand, nothing else holds the socket,

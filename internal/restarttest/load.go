@@ -1,6 +1,7 @@
 package restarttest
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,4 +237,36 @@ func Get(client *http.Client, url string) ([]byte, error) {
 		return body, fmt.Errorf("restarttest: GET %s: %s: %q", url, resp.Status, body)
 	}
 	return body, nil
+}
+
+// KeepAliveClient returns an HTTP client that keeps a connection open per
+// worker, up to workers of them, and sends each request on one that is
+// idle, as browsers and most HTTP clients do: a server that stops must not
+// lose what such a client sends on a connection it kept. Timeout bounds each
+// request.
+func KeepAliveClient(workers int, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: workers},
+		Timeout:   timeout,
+	}
+}
+
+// Post sends body to url with client and returns the body of a 200 OK
+// answer; any other status is an error that shows the body. The request is
+// not idempotent: http.Transport does not send it again on another
+// connection when the one it used ends without an answer.
+func Post(client *http.Client, url string, body []byte) ([]byte, error) {
+	resp, err := client.Post(url, "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("restarttest: POST %s: reading the body: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return answer, fmt.Errorf("restarttest: POST %s: %s: %q", url, resp.Status, answer)
+	}
+	return answer, nil
 }

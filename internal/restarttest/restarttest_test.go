@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -141,6 +142,47 @@ func TestGet(t *testing.T) {
 		want := fmt.Sprintf("restarttest: GET %s/missing: 404 Not Found: %q", srv.URL, "no such page\n")
 		if err == nil || err.Error() != want {
 			t.Errorf("Get error:\n-%s\n+%v", want, err)
+		}
+	})
+}
+
+func TestPostOnAKeptConnection(t *testing.T) {
+	conns := make(chan struct{}, 10)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || string(body) == "bad" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		w.Write(body)
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := KeepAliveClient(2, timeout)
+	defer client.CloseIdleConnections()
+
+	t.Run("a 200 OK answer returns the body, and the connection is kept", func(t *testing.T) {
+		for i := range 3 {
+			body := fmt.Sprintf("request %d", i)
+			got, err := Post(client, srv.URL, []byte(body))
+			if err != nil || string(got) != body {
+				t.Errorf("Post = %q, %v; want %q, nil", got, err, body)
+			}
+		}
+		if n := len(conns); n != 1 {
+			t.Errorf("3 requests in a row used %d connections, want 1", n)
+		}
+	})
+	t.Run("another status is an error that shows the body", func(t *testing.T) {
+		_, err := Post(client, srv.URL, []byte("bad"))
+		want := fmt.Sprintf("restarttest: POST %s: 400 Bad Request: %q", srv.URL, "bad request\n")
+		if err == nil || err.Error() != want {
+			t.Errorf("Post error:\n-%s\n+%v", want, err)
 		}
 	})
 }

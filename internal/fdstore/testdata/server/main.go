@@ -12,7 +12,8 @@
 //	server: pid PID serving on ADDR, inherited NAMES
 //
 // on standard error (NAMES: the inherited fds' names joined with ":", or
-// "nothing") and sends READY=1. It answers
+// "nothing", leaving out the clients' connections the run before handed
+// over to this one through graceful.Serve) and sends READY=1. It answers
 //
 //	GET /               {"pid":PID,"inherited":"NAMES"}
 //	GET /peer?msg=TEXT  {"pid":PID,"echo":ANSWER}, ANSWER being the line the
@@ -32,7 +33,8 @@
 //     not store it again, since it stays in the store.
 //
 // On SIGTERM it stops accepting, answers every connection it accepted,
-// and exits 0. It closes its own copies of the listener and of the stored
+// hands the idle ones to the next run through the activator's store (which
+// socket-activate --notify offers: FDSTORE is set), and exits 0. It closes its own copies of the listener and of the stored
 // connection; the activator holds the sockets, so the peer sees no end of
 // stream, and the listening socket stays open.
 //
@@ -103,6 +105,11 @@ func run() error {
 
 	p := &peer{conn: c, r: bufio.NewReader(c)}
 	pid := os.Getpid()
+	// The clients' connections the run before handed over, which
+	// graceful.Serve takes back, come and go with the load: the story
+	// leaves them out.
+	handedOver := graceful.ConnName(l.Addr())
+	names = slices.DeleteFunc(names, func(name string) bool { return name == handedOver })
 	inherited := strings.Join(names, ":")
 	said := inherited
 	if len(names) == 0 {
@@ -166,8 +173,9 @@ func peerConn(infos []activation.Info) (net.Conn, error) {
 	if stored == nil {
 		return net.DialTimeout("tcp", os.Getenv("PEER"), timeout)
 	}
-	// Conns claims every connected socket; conn is the only one passed.
-	cs, err := activation.Conns()
+	// The connections named conn only: graceful.Serve takes back the
+	// clients' connections stored under a name of its own.
+	cs, err := activation.ConnsNamed("conn")
 	if err != nil {
 		return nil, err
 	}
