@@ -11,7 +11,7 @@ import (
 // claims nothing, so it suits logs and health pages.
 func Inherited() ([]Info, error) {
 	var infos []Info
-	_, err := use(func(s *fdSet) error {
+	_, err := withFDs(func(s *fdSet) error {
 		infos = s.describeAll()
 		return nil
 	})
@@ -22,8 +22,7 @@ func Inherited() ([]Info, error) {
 // whose Name is the fd's LISTEN_FDNAMES entry, and claims them. The caller
 // owns the files and closes them when done.
 func Files() ([]*os.File, error) {
-	files, _, err := takeAll(func(e *inheritedFD) bool { return true }, handOver, false)
-	return files, err
+	return takeAll(asFile)
 }
 
 // Listeners returns every unclaimed inherited listening stream socket (tcp,
@@ -31,24 +30,21 @@ func Files() ([]*os.File, error) {
 // The caller owns the listeners: closing one closes its socket; it does
 // not unlink a unix socket's file, which belongs to the manager.
 func Listeners() ([]net.Listener, error) {
-	ls, _, err := takeAll(isListener, toListener, false)
-	return ls, err
+	return takeAll(asListener)
 }
 
 // PacketConns returns every unclaimed inherited datagram socket (udp,
 // unixgram) as a net.PacketConn, in fd order, and claims them. The caller
 // owns the connections.
 func PacketConns() ([]net.PacketConn, error) {
-	pcs, _, err := takeAll(isDatagram, toPacketConn, false)
-	return pcs, err
+	return takeAll(asPacketConn)
 }
 
 // Conns returns every unclaimed inherited connected stream or seqpacket
 // socket, the connection an Accept=yes service is started for, as a
 // net.Conn in fd order, and claims them. The caller owns the connections.
 func Conns() ([]net.Conn, error) {
-	cs, _, err := takeAll(isStream, toConn, false)
-	return cs, err
+	return takeAll(asConn)
 }
 
 // ConnsNamed is Conns for the fds named name only: it returns every
@@ -58,22 +54,21 @@ func Conns() ([]net.Conn, error) {
 // under a name of its own takes them back this way. The caller owns the
 // connections.
 func ConnsNamed(name string) ([]net.Conn, error) {
-	cs, _, err := takeAll(func(e *inheritedFD) bool { return isStream(e) && e.name == name }, toConn, false)
-	return cs, err
+	return takeAll(asConn.named(name))
 }
 
 // ListenersWithNames is Listeners, grouped by the fds' names; within a
 // name the listeners are in fd order.
 func ListenersWithNames() (map[string][]net.Listener, error) {
-	ls, names, err := takeAll(isListener, toListener, true)
-	return byName(ls, names), err
+	ls, names, err := takeNamed(asListener)
+	return groupByName(ls, names), err
 }
 
 // PacketConnsWithNames is PacketConns, grouped by the fds' names; within a
 // name the connections are in fd order.
 func PacketConnsWithNames() (map[string][]net.PacketConn, error) {
-	pcs, names, err := takeAll(isDatagram, toPacketConn, true)
-	return byName(pcs, names), err
+	pcs, names, err := takeNamed(asPacketConn)
+	return groupByName(pcs, names), err
 }
 
 // A NamedListener is an inherited listener and the name of its fd. It is a
@@ -89,7 +84,7 @@ type NamedListener struct {
 // order the manager passed them (ListenersWithNames gives a map, whose
 // order is random). The caller owns the listeners.
 func NamedListeners() ([]NamedListener, error) {
-	ls, names, err := takeAll(isListener, toListener, true)
+	ls, names, err := takeNamed(asListener)
 	if ls == nil {
 		return nil, err
 	}
@@ -149,6 +144,10 @@ func TLSListenersWithNames(config *tls.Config) (map[string][]net.Listener, error
 // paths match when they name the same file), Listen returns that one, and
 // otherwise what net.Listen(network, address) returns. So one flag value
 // serves both activated and by hand. The caller owns the listener.
+//
+// Every error is a *net.OpError, as net.Listen's are: Op "listen", the
+// network and the address, and the cause, which names what was wrong and,
+// for the sd-listen and fd: forms, lists what was inherited.
 func Listen(network, address string) (net.Listener, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6", "unix", "unixpacket":
@@ -156,8 +155,12 @@ func Listen(network, address string) (net.Listener, error) {
 		readOnce()
 		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
 	}
-	return claim(network, address, isListener, toListener, "listener",
-		func() (net.Listener, error) { return net.Listen(network, address) })
+	if isStdin(address) {
+		l, err := takeStdin(asListener)
+		return l, listenError(network, address, err)
+	}
+	l, err := takeAddress(network, address, asListener, func() (net.Listener, error) { return net.Listen(network, address) })
+	return l, listenError(network, address, err)
 }
 
 // ListenPacket is Listen for datagram sockets: network is "udp", "udp4",
@@ -170,8 +173,12 @@ func ListenPacket(network, address string) (net.PacketConn, error) {
 		readOnce()
 		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
 	}
-	return claim(network, address, isDatagram, toPacketConn, "datagram socket",
-		func() (net.PacketConn, error) { return net.ListenPacket(network, address) })
+	if isStdin(address) {
+		pc, err := takeStdin(asPacketConn)
+		return pc, listenError(network, address, err)
+	}
+	pc, err := takeAddress(network, address, asPacketConn, func() (net.PacketConn, error) { return net.ListenPacket(network, address) })
+	return pc, listenError(network, address, err)
 }
 
 // Inetd-style managers pass one socket as standard input (and standard
@@ -199,14 +206,14 @@ func StdinInfo() (Info, error) {
 // listening stream socket (tcp, tcp6, unix, unixpacket), and an error
 // saying what it is otherwise. The caller owns the listener.
 func StdinListener() (net.Listener, error) {
-	return takeStdin(isListener, toListener, "listener")
+	return takeStdin(asListener)
 }
 
 // StdinPacketConn returns standard input as a net.PacketConn when it is a
 // datagram socket (udp, udp6, unixgram), and an error saying what it is
 // otherwise. The caller owns the connection.
 func StdinPacketConn() (net.PacketConn, error) {
-	return takeStdin(isDatagram, toPacketConn, "datagram socket")
+	return takeStdin(asPacketConn)
 }
 
 // StdinConn returns standard input as a net.Conn when it is a connected
@@ -214,5 +221,5 @@ func StdinPacketConn() (net.PacketConn, error) {
 // for each connection, and an error saying what it is otherwise. The
 // caller owns the connection.
 func StdinConn() (net.Conn, error) {
-	return takeStdin(isStream, toConn, "connection")
+	return takeStdin(asConn)
 }

@@ -16,6 +16,29 @@ func isSelector(address string) bool {
 	return address == selectorPrefix || strings.HasPrefix(address, selectorPrefix+":") || strings.HasPrefix(address, "fd:")
 }
 
+// isStdin reports whether address is fd:0, standard input.
+func isStdin(address string) bool {
+	sel, err := parseSelector(address, func(string) bool { return false })
+	return err == nil && sel.byFD && sel.fd == 0
+}
+
+// listenError gives every error of Listen and ListenPacket the shape of
+// net.Listen's: a *net.OpError with Op "listen", the network, the address
+// and the cause, which keeps what it wraps (errors.Is(err,
+// syscall.EINVAL) for a malformed environment).
+func listenError(network, address string, err error) error {
+	if oe, ok := err.(*net.OpError); ok && oe.Op == "listen" || err == nil {
+		return err
+	}
+	return &net.OpError{Op: "listen", Net: network, Addr: listenAddr{network, address}, Err: err}
+}
+
+// listenAddr is an address as Listen was given it, for its errors.
+type listenAddr struct{ network, address string }
+
+func (a listenAddr) Network() string { return a.network }
+func (a listenAddr) String() string  { return a.address }
+
 // selector is a parsed sd-listen or fd: address.
 type selector struct {
 	byFD    bool
@@ -219,7 +242,7 @@ func boundTo(network, host string, ip net.IP, c candidate) bool {
 // file a socket is bound to, an absolute name is looked up instead; a
 // relative one was bound in a directory this process cannot know.
 func boundToFile(sock sockID, name string, want fileID) bool {
-	if match, known := socketBoundTo(sock, want); known {
+	if match, known := socketBoundTo(uint64(sock), want.dev, want.ino); known {
 		return match
 	}
 	if !filepath.IsAbs(name) {

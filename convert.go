@@ -15,6 +15,35 @@ import (
 // socket that is not connected). Such an fd is left unclaimed for Files.
 var errNotServable = errors.New("activation: socket not servable by the net package")
 
+// An fdKind is what a call takes: which fds fit, and what the call names
+// them in errors ("listener").
+type fdKind struct {
+	fits func(*inheritedFD) bool
+	what string
+}
+
+// A conversion is an fdKind and the converter that makes each fd of it a
+// value of type T.
+type conversion[T io.Closer] struct {
+	fdKind
+	convert converter[T]
+}
+
+// The conversions of the package's calls.
+var (
+	asListener   = conversion[net.Listener]{fdKind{isListener, "listener"}, toListener}
+	asPacketConn = conversion[net.PacketConn]{fdKind{isDatagram, "datagram socket"}, toPacketConn}
+	asConn       = conversion[net.Conn]{fdKind{isStream, "connection"}, toConn}
+	asFile       = conversion[*os.File]{fdKind{func(*inheritedFD) bool { return true }, "fd"}, handOver}
+)
+
+// named is c for the fds named name only.
+func (c conversion[T]) named(name string) conversion[T] {
+	fits := c.fits
+	c.fits = func(e *inheritedFD) bool { return e.name == name && fits(e) }
+	return c
+}
+
 // A converter makes a value of an unclaimed fd, given an *os.File that
 // holds its socket: e's own, or a carrier's. It may return
 // errNotServable, and then it has created nothing.

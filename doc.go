@@ -59,9 +59,9 @@
 // a listening socket as a listener, a connected one as a connection, a UDP
 // or unix datagram socket as a packet connection. An ICMP "ping" socket,
 // a raw socket or a socket of another family is of network "other" and
-// only Files returns it (a datagram socket's protocol is checked on
-// Linux, FreeBSD, OpenBSD and illumos; elsewhere one with inet addresses
-// is taken for UDP).
+// only Files returns it (a datagram socket's protocol is checked on Linux;
+// macOS, the other system with ICMP datagram sockets, cannot tell, and
+// there one with inet addresses is taken for UDP).
 //
 // Each inherited fd is handed out at most once, by whichever call takes it
 // first, from any number of goroutines: Listeners then PacketConns both get

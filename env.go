@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,12 +20,18 @@ const (
 )
 
 // environ is what parsing reads: the variables, this process's pid and,
-// where the platform can tell, the inode id of this process's pidfd.
+// where the platform can tell, the inode id of this process's pidfd; and
+// the platform's errnos for a malformed value, which errors wrap as
+// libsystemd returns them.
 type environ struct {
 	getenv  func(key string) (string, bool)
 	pid     int
 	pidfdID func() (id uint64, ok bool)
+	errnos  errnos
 }
+
+// errnos are EINVAL and ERANGE.
+type errnos struct{ invalid, outOfRange error }
 
 // listenEnv is the parsed environment. n is 0 when the variables are not
 // for this process. LISTEN_FDNAMES is kept as it came and split only once
@@ -33,6 +40,7 @@ type listenEnv struct {
 	n        int
 	rawNames string
 	hasNames bool
+	errnos   errnos
 }
 
 // parseEnv reads the environment as sd_listen_fds_with_names does, in the
@@ -44,10 +52,10 @@ type listenEnv struct {
 // process's; parseEnv checks the escapes in that place but splits nothing,
 // so a value meant for another process costs no memory.
 func parseEnv(env environ) (listenEnv, error) {
-	var le listenEnv
+	le := listenEnv{errnos: env.errnos}
 	if raw, ok := env.getenv(envFDNames); ok {
 		if err := checkEscapes(raw); err != nil {
-			return listenEnv{}, envError(envFDNames, raw, err)
+			return listenEnv{}, envError(envFDNames, raw, parseError{env.errnos.invalid, err.Error()})
 		}
 		le.rawNames, le.hasNames = raw, true
 	}
@@ -58,7 +66,7 @@ func parseEnv(env environ) (listenEnv, error) {
 	}
 	pid, err := sdnum.ParsePID(rawPID)
 	if err != nil {
-		return listenEnv{}, envError(envPID, rawPID, withErrno(err))
+		return listenEnv{}, envError(envPID, rawPID, env.errnos.of(err))
 	}
 	if pid != env.pid {
 		return listenEnv{}, nil
@@ -67,7 +75,7 @@ func parseEnv(env environ) (listenEnv, error) {
 	if rawID, ok := env.getenv(envPIDFDID); ok {
 		id, err := sdnum.ParseUint64(rawID)
 		if err != nil {
-			return listenEnv{}, envError(envPIDFDID, rawID, withErrno(err))
+			return listenEnv{}, envError(envPIDFDID, rawID, env.errnos.of(err))
 		}
 		if env.pidfdID != nil {
 			if own, known := env.pidfdID(); known && own != id {
@@ -82,10 +90,10 @@ func parseEnv(env environ) (listenEnv, error) {
 	}
 	n, err := sdnum.ParseInt(rawFDs)
 	if err != nil {
-		return listenEnv{}, envError(envFDs, rawFDs, withErrno(err))
+		return listenEnv{}, envError(envFDs, rawFDs, env.errnos.of(err))
 	}
 	if n <= 0 || n > maxFDs {
-		return listenEnv{}, envError(envFDs, rawFDs, parseError{errnoInvalid, fmt.Sprintf("not between 1 and %d", maxFDs)})
+		return listenEnv{}, envError(envFDs, rawFDs, parseError{env.errnos.invalid, fmt.Sprintf("not between 1 and %d", maxFDs)})
 	}
 	le.n = n
 	return le, nil
@@ -104,7 +112,7 @@ func (le listenEnv) names(n int) ([]string, error) {
 	}
 	if c := countNames(le.rawNames); c != n {
 		return nil, envError(envFDNames, le.rawNames,
-			parseError{errnoInvalid, fmt.Sprintf("names %d fds but LISTEN_FDS is %d", c, n)})
+			parseError{le.errnos.invalid, fmt.Sprintf("names %d fds but LISTEN_FDS is %d", c, n)})
 	}
 	return splitNames(le.rawNames, names), nil
 }
@@ -129,14 +137,14 @@ type parseError struct {
 func (e parseError) Error() string { return e.what }
 func (e parseError) Unwrap() error { return e.errno }
 
-var errEscape = parseError{errnoInvalid, "ends in a lone backslash"}
+var errEscape = errors.New("ends in a lone backslash")
 
-// withErrno gives a number's error the errno libsystemd returns for it.
-func withErrno(err error) error {
+// of gives a number's error the errno libsystemd returns for it.
+func (e errnos) of(err error) error {
 	if err == sdnum.ErrRange {
-		return parseError{errnoRange, err.Error()}
+		return parseError{e.outOfRange, err.Error()}
 	}
-	return parseError{errnoInvalid, err.Error()}
+	return parseError{e.invalid, err.Error()}
 }
 
 // LISTEN_FDNAMES is split as systemd's

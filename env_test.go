@@ -24,6 +24,7 @@ func vars(kv ...string) environ {
 	return environ{
 		getenv: func(k string) (string, bool) { v, ok := m[k]; return v, ok },
 		pid:    testPID,
+		errnos: errnos{invalid: syscall.EINVAL, outOfRange: syscall.ERANGE},
 	}
 }
 

@@ -140,8 +140,9 @@ func ExampleTLSListenersWithNames() {
 func ExampleStdinConn() {
 	c, err := activation.StdinConn()
 	if err != nil {
+		// err says what standard input is instead: "activation: standard
+		// input is not a connection: fd 0 "stdin": character device".
 		fmt.Println("not started by an inetd-style manager")
-		log.Print(err) // activation: standard input is not a connection: fd 0 "stdin": character device
 		return
 	}
 	defer c.Close()

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,20 +24,20 @@ var process struct {
 	err  error
 }
 
-// use runs f on the inherited fds with the set's lock held, if anything
-// was inherited, and reports whether it was.
+// withFDs runs f on the inherited fds with the set's lock held, if
+// anything was inherited, and reports whether it was.
 //
-// The first use reads the environment. It holds syscall.ForkLock for
+// The first call reads the environment. It holds syscall.ForkLock for
 // reading from then until the fds that f has not closed are marked
 // close-on-exec, as the standard library does while it makes an fd that
 // is not yet close-on-exec: so no child can inherit them, and an fd that f
 // converts and closes at once needs no marking of its own.
 //
-// The first use takes the set's lock inside the once, before any other
+// The first call takes the set's lock inside the once, before any other
 // call can: a call that held the lock while the first waited for it, with
 // syscall.ForkLock held for reading, could otherwise deadlock with an
 // os/exec waiting to fork (where duplicating an fd takes ForkLock too).
-func use(f func(*fdSet) error) (bool, error) {
+func withFDs(f func(*fdSet) error) (bool, error) {
 	s := &process.set
 	first := false
 	process.once.Do(func() {
@@ -56,7 +57,7 @@ func use(f func(*fdSet) error) (bool, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 	}
-	defer s.markCloseOnExec()
+	defer s.markHeld()
 	return true, f(s)
 }
 
@@ -64,23 +65,35 @@ func use(f func(*fdSet) error) (bool, error) {
 // fails on its arguments: the environment is read and unset and the fds
 // marked close-on-exec all the same, so nothing stays inheritable.
 func readOnce() {
-	use(func(*fdSet) error { return nil })
+	withFDs(func(*fdSet) error { return nil })
 }
 
 // takeAll is take on the process's fds.
-func takeAll[T io.Closer](fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
-	var vals []T
-	var fdNames []string
-	_, err := use(func(s *fdSet) (err error) {
-		vals, fdNames, err = take(s, fits, convert, names)
-		return err
-	})
-	return vals, fdNames, err
+func takeAll[T io.Closer](c conversion[T]) ([]T, error) {
+	return takeEach(c, nil)
 }
 
-// markCloseOnExec marks every fd the package still holds close-on-exec,
-// once. The caller holds the lock.
-func (s *fdSet) markCloseOnExec() {
+// takeNamed is takeAll that also returns the name of each value's fd.
+func takeNamed[T io.Closer](c conversion[T]) ([]T, []string, error) {
+	var names []string
+	vals, err := takeEach(c, func(e *inheritedFD) { names = append(names, e.name) })
+	return vals, names, err
+}
+
+// takeEach is take on the process's fds, calling each, if not nil, for
+// every fd it hands out, in fd order.
+func takeEach[T io.Closer](c conversion[T], each func(*inheritedFD)) ([]T, error) {
+	var vals []T
+	_, err := withFDs(func(s *fdSet) (err error) {
+		vals, err = take(s, c, each)
+		return err
+	})
+	return vals, err
+}
+
+// markHeld marks every fd the package still holds close-on-exec, once.
+// The caller holds the lock.
+func (s *fdSet) markHeld() {
 	if s.marked {
 		return
 	}
@@ -119,28 +132,28 @@ func (e *inheritedFD) info() Info {
 
 // take converts every unclaimed fd that fits and claims them all, or, when
 // one conversion fails, claims none: the values already made are parked
-// on their fds, unclaimed, for a later call to hand out. With names set,
-// it also returns the name of each value's fd.
+// on their fds, unclaimed, for a later call to hand out. It calls each,
+// if not nil, for every fd it claims, in fd order.
 // The caller holds the lock.
-func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
+func take[T io.Closer](s *fdSet, c conversion[T], each func(*inheritedFD)) ([]T, error) {
 	var vals []T
-	var c *carrier
+	var car *carrier
 	if _, files := any(vals).([]*os.File); !files {
-		c = new(carrier)
-		defer c.close()
+		car = new(carrier)
+		defer car.close()
 	}
 	for i := range s.fds {
 		e := &s.fds[i]
-		if e.claimed || !fits(e) {
+		if e.claimed || !c.fits(e) {
 			continue
 		}
-		v, err := valueOf(e, convert, c)
+		v, err := valueOf(e, c.convert, car)
 		if err == errNotServable {
 			continue
 		}
 		if err != nil {
 			settle(s, vals, func(e *inheritedFD, v T) { e.park(v) })
-			return nil, nil, err
+			return nil, err
 		}
 		if vals == nil {
 			vals = make([]T, 0, len(s.fds)-i)
@@ -148,17 +161,13 @@ func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter
 		vals = append(vals, v)
 		e.pending = true
 	}
-	var fdNames []string
-	if names && len(vals) > 0 {
-		fdNames = make([]string, 0, len(vals))
-	}
 	settle(s, vals, func(e *inheritedFD, v T) {
-		if names {
-			fdNames = append(fdNames, e.name)
+		if each != nil {
+			each(e)
 		}
 		e.claim(v)
 	})
-	return vals, fdNames, nil
+	return vals, nil
 }
 
 // settle calls f for each fd a value was made of in this call, in fd order,
@@ -252,8 +261,8 @@ func (e *inheritedFD) claim(v any) {
 	e.claimed, e.file, e.parked = true, nil, nil
 }
 
-// byName groups values by the names of the fds they were made of.
-func byName[T any](vals []T, names []string) map[string][]T {
+// groupByName groups values by the names of the fds they were made of.
+func groupByName[T any](vals []T, names []string) map[string][]T {
 	if vals == nil {
 		return nil
 	}
@@ -264,17 +273,14 @@ func byName[T any](vals []T, names []string) map[string][]T {
 	return m
 }
 
-// claim serves Listen and ListenPacket: the inherited socket the address
-// selects or is bound to, or else what fallback makes.
-func claim[T io.Closer](network, address string, fits func(*inheritedFD) bool, convert converter[T], what string, fallback func() (T, error)) (T, error) {
+// takeAddress serves Listen and ListenPacket: the inherited socket the
+// address selects or is bound to, or else what fallback makes.
+func takeAddress[T io.Closer](network, address string, c conversion[T], fallback func() (T, error)) (T, error) {
 	var zero T
-	if sel, err := parseSelector(address, func(string) bool { return false }); err == nil && sel.byFD && sel.fd == 0 {
-		return takeStdin(fits, convert, what)
-	}
 	if isSelector(address) {
 		var v T
-		found, err := use(func(s *fdSet) (err error) {
-			v, err = claimSelected(s, network, address, fits, convert, what)
+		found, err := withFDs(func(s *fdSet) (err error) {
+			v, err = takeSelected(s, address, c)
 			return err
 		})
 		switch {
@@ -282,30 +288,30 @@ func claim[T io.Closer](network, address string, fits func(*inheritedFD) bool, c
 			return zero, err
 		case !found:
 			if _, err := parseSelector(address, func(string) bool { return false }); err != nil {
-				return zero, fmt.Errorf("activation: listen %s %s: %w; nothing was inherited", network, address, err)
+				return zero, fmt.Errorf("activation: %w; nothing was inherited", err)
 			}
-			return zero, fmt.Errorf("activation: listen %s %s: nothing was inherited", network, address)
+			return zero, errors.New("activation: nothing was inherited")
 		}
 		return v, nil
 	}
-	v, ok, err := claimBoundTo(network, address, fits, convert)
+	v, ok, err := takeBound(network, address, c)
 	if err != nil || ok {
 		return v, err
 	}
 	return fallback()
 }
 
-// claimSelected claims the fd that an sd-listen or fd: address selects.
-func claimSelected[T io.Closer](s *fdSet, network, address string, fits func(*inheritedFD) bool, convert converter[T], what string) (T, error) {
+// takeSelected takes the fd that an sd-listen or fd: address selects.
+func takeSelected[T io.Closer](s *fdSet, address string, c conversion[T]) (T, error) {
 	var zero T
 	sel, err := parseSelector(address, s.hasName)
 	var e *inheritedFD
 	if err == nil {
-		e, err = s.selectFD(sel, fits, what)
+		e, err = s.selectFD(sel, c.fdKind)
 	}
 	if err == nil {
 		var v T
-		v, err = valueOf(e, convert, nil)
+		v, err = valueOf(e, c.convert, nil)
 		if err == nil {
 			e.claim(v)
 			return v, nil
@@ -313,19 +319,19 @@ func claimSelected[T io.Closer](s *fdSet, network, address string, fits func(*in
 		if err != errNotServable {
 			return zero, err
 		}
-		err = fmt.Errorf("fd %d (%q) is a %s socket, which the net package cannot serve as a %s", e.fd, e.name, e.network(), what)
+		err = fmt.Errorf("the net package cannot serve fd %d (%q), %s, as a %s", e.fd, e.name, e.info().noun(), c.what)
 	}
-	return zero, fmt.Errorf("activation: listen %s %s: %w; inherited: %s", network, address, err, s.summary())
+	return zero, fmt.Errorf("activation: %w; inherited: %s", err, s.summary())
 }
 
 // selectFD finds the fd sel names; the caller holds the lock.
-func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string) (*inheritedFD, error) {
+func (s *fdSet) selectFD(sel selector, k fdKind) (*inheritedFD, error) {
 	var cands []*inheritedFD
 	switch {
 	case sel.byFD:
 		for i := range s.fds {
 			if int(s.fds[i].fd) == sel.fd {
-				return usable(&s.fds[i], fits, what)
+				return usable(&s.fds[i], k)
 			}
 		}
 		return nil, fmt.Errorf("fd %d was not inherited", sel.fd)
@@ -334,30 +340,30 @@ func (s *fdSet) selectFD(sel selector, fits func(*inheritedFD) bool, what string
 		if sel.index >= len(named) {
 			return nil, fmt.Errorf("asked for fd %d named %q, but %d fds have that name", sel.index, sel.name, len(named))
 		}
-		return usable(named[sel.index], fits, what)
+		return usable(named[sel.index], k)
 	case sel.byName:
-		cands = servableFirst(s.named(sel.name, func(e *inheritedFD) bool { return !e.claimed && fits(e) }))
+		cands = servableFirst(s.named(sel.name, func(e *inheritedFD) bool { return !e.claimed && k.fits(e) }))
 		switch len(cands) {
 		case 0:
-			return nil, fmt.Errorf("no unclaimed %s is named %q", what, sel.name)
+			return nil, fmt.Errorf("no unclaimed %s is named %q", k.what, sel.name)
 		case 1:
 			return cands[0], nil
 		}
-		return nil, fmt.Errorf("%d unclaimed %ss are named %q; choose one with sd-listen:%s:INDEX", len(cands), what, sel.name, sel.name)
+		return nil, fmt.Errorf("%d unclaimed %ss are named %q; choose one with sd-listen:%s:INDEX", len(cands), k.what, sel.name, sel.name)
 	}
 	for i := range s.fds {
-		if e := &s.fds[i]; !e.claimed && fits(e) {
+		if e := &s.fds[i]; !e.claimed && k.fits(e) {
 			cands = append(cands, e)
 		}
 	}
 	cands = servableFirst(cands)
 	switch len(cands) {
 	case 0:
-		return nil, fmt.Errorf("no unclaimed %s was inherited", what)
+		return nil, fmt.Errorf("no unclaimed %s was inherited", k.what)
 	case 1:
 		return cands[0], nil
 	}
-	return nil, fmt.Errorf("%d unclaimed %ss were inherited; choose one with sd-listen:NAME", len(cands), what)
+	return nil, fmt.Errorf("%d unclaimed %ss were inherited; choose one with sd-listen:NAME", len(cands), k.what)
 }
 
 // servableFirst returns the candidates of a family the net package
@@ -379,12 +385,12 @@ func servableFirst(cands []*inheritedFD) []*inheritedFD {
 }
 
 // usable returns e if it is an unclaimed fd of the wanted kind.
-func usable(e *inheritedFD, fits func(*inheritedFD) bool, what string) (*inheritedFD, error) {
+func usable(e *inheritedFD, k fdKind) (*inheritedFD, error) {
 	switch {
 	case e.claimed:
 		return nil, fmt.Errorf("fd %d (%q) is already claimed", e.fd, e.name)
-	case !fits(e):
-		return nil, fmt.Errorf("fd %d (%q) is not a %s", e.fd, e.name, what)
+	case !k.fits(e):
+		return nil, fmt.Errorf("fd %d (%q) is not a %s", e.fd, e.name, k.what)
 	}
 	return e, nil
 }
@@ -413,17 +419,17 @@ func (s *fdSet) summary() string {
 	return strings.Join(parts, "; ")
 }
 
-// claimBoundTo claims the unclaimed fitting socket that address names for
+// takeBound takes the unclaimed fitting socket that address names for
 // network, if there is one; ok reports whether it did. Whatever can block
 // (resolving a host name, looking at files) runs between the two times it
-// holds the package's lock, never under it: the first use also holds
+// holds the package's lock, never under it: the first call also holds
 // syscall.ForkLock, and a slow resolver would stall every os/exec.
-func claimBoundTo[T io.Closer](network, address string, fits func(*inheritedFD) bool, convert converter[T]) (v T, ok bool, err error) {
+func takeBound[T io.Closer](network, address string, c conversion[T]) (v T, ok bool, err error) {
 	t, parsed := parseTarget(network, address)
 	var cands []candidate
-	_, err = use(func(s *fdSet) error {
+	_, err = withFDs(func(s *fdSet) error {
 		if parsed {
-			cands = s.candidates(t, fits)
+			cands = s.candidates(t, c.fdKind)
 		}
 		return nil
 	})
@@ -434,13 +440,13 @@ func claimBoundTo[T io.Closer](network, address string, fits func(*inheritedFD) 
 	if len(matched) == 0 {
 		return v, false, nil
 	}
-	_, err = use(func(s *fdSet) error {
+	_, err = withFDs(func(s *fdSet) error {
 		for _, i := range matched {
 			e := &s.fds[i]
-			if e.claimed || !fits(e) {
+			if e.claimed || !c.fits(e) {
 				continue // another goroutine took it meanwhile
 			}
-			val, err := valueOf(e, convert, nil)
+			val, err := valueOf(e, c.convert, nil)
 			if err == errNotServable {
 				continue
 			}
@@ -458,11 +464,11 @@ func claimBoundTo[T io.Closer](network, address string, fits func(*inheritedFD) 
 
 // candidates lists the unclaimed fitting sockets that t may name; the
 // caller holds the lock.
-func (s *fdSet) candidates(t target, fits func(*inheritedFD) bool) []candidate {
+func (s *fdSet) candidates(t target, k fdKind) []candidate {
 	var cands []candidate
 	for i := range s.fds {
 		e := &s.fds[i]
-		if e.claimed || !fits(e) {
+		if e.claimed || !k.fits(e) {
 			continue
 		}
 		describe(e)

@@ -3,12 +3,10 @@ package activation_test
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/go-activation/activation/activationtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +24,8 @@ func TestAnOPathFDIsAFileNotAnError(t *testing.T) {
 	r := run(t, childProc{
 		scenario: "calls",
 		files:    []*os.File{dir, web.file},
-		env:      append(activated(2, "state", "web"), "ACTIVATION_TEST_CALLS=Listeners,Files"),
+		env:      activated(2, "state", "web"),
+		calls:    []call{listenersCall(), filesCall()},
 	})
 	diff(t, "calls", []callResult{
 		{Call: "Listeners", Items: []string{web.desc}},
@@ -47,14 +46,15 @@ func TestAPingSocketIsNotUDP(t *testing.T) {
 	r := run(t, childProc{
 		scenario: "calls",
 		files:    []*os.File{ping, dns.file},
-		env:      append(activated(2, "ping", "dns"), "ACTIVATION_TEST_CALLS=PacketConns,ListenPacket udp sd-listen:ping,Files"),
+		env:      activated(2, "ping", "dns"),
+		calls:    []call{packetConnsCall(), listenPacketCall("udp", "sd-listen:ping"), filesCall()},
 	})
 	diff(t, "calls", []callResult{
 		{Call: "PacketConns", Items: []string{dns.desc}},
 		{Call: "ListenPacket udp sd-listen:ping", Err: r.Calls[1].Err},
 		{Call: "Files", Items: []string{"*os.File ping mode 140000"}},
 	}, r.Calls)
-	if want := `activation: listen udp sd-listen:ping: no unclaimed datagram socket is named "ping"`; !strings.HasPrefix(r.Calls[1].Err, want) {
+	if want := `listen udp sd-listen:ping: activation: no unclaimed datagram socket is named "ping"`; !strings.HasPrefix(r.Calls[1].Err, want) {
 		t.Errorf("ListenPacket: error %q, want one starting %q", r.Calls[1].Err, want)
 	}
 	if len(r.Inherited) != 2 || r.Inherited[0] != `fd 3 "ping": other socket on 0.0.0.0, claimed` {
@@ -94,92 +94,6 @@ func pingSocket(t *testing.T) *os.File {
 		t.Skip(msg)
 	}
 	f := os.NewFile(uintptr(fd), "ping")
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-// A relative unix socket path names a file in the working directory: it
-// does not match a socket bound to the same relative name in another
-// directory, nor a socket whose file was replaced.
-func TestListenOnAUnixPathDoesNotMatchAnotherFile(t *testing.T) {
-	root := filepath.Dir(activationtest.SocketPath(t, "x"))
-	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
-	for _, d := range []string{a, b} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inA := bindRelative(t, a, "app.sock")
-	replaced := unixListener(t, "unix", filepath.Join(b, "old.sock"))
-	if err := os.Remove(filepath.Join(b, "old.sock")); err != nil {
-		t.Fatal(err)
-	}
-	unixListener(t, "unix", filepath.Join(b, "old.sock")) // another socket on that path now
-	for _, tt := range []struct {
-		name, dir, call string
-		want            callResult
-	}{
-		{"the same relative name in the directory it was bound in matches", a, "Listen unix app.sock",
-			callResult{Items: []string{"*net.UnixListener unix app.sock"}}},
-		{"the same relative name in another directory does not", b, "Listen unix app.sock",
-			callResult{Items: []string{"*net.UnixListener unix app.sock"}}},
-		{"a path whose file was replaced does not", b, "Listen unix old.sock",
-			callResult{Err: "listen unix old.sock: bind: address already in use"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			os.Remove(filepath.Join(b, "app.sock"))
-			r := run(t, childProc{
-				scenario: "calls",
-				files:    []*os.File{inA, replaced.file},
-				env:      append(activated(2), "ACTIVATION_TEST_CALLS="+tt.call),
-				dir:      tt.dir,
-			})
-			tt.want.Call = tt.call
-			diff(t, "calls", tt.want, r.Calls[0])
-			claimed := strings.HasSuffix(r.Inherited[0], ", claimed")
-			if wantClaimed := tt.dir == a; claimed != wantClaimed {
-				t.Errorf("the socket bound in %s claimed: %v, want %v (Inherited %q)", a, claimed, wantClaimed, r.Inherited)
-			}
-			if strings.HasSuffix(r.Inherited[1], ", claimed") {
-				t.Errorf("the socket whose file was replaced was claimed: %q", r.Inherited)
-			}
-		})
-	}
-}
-
-// bindRelative makes a unix listener bound to the relative name in dir,
-// as a manager running in dir does, without changing the test's working
-// directory: the bind runs on a thread with a working directory of its own.
-func bindRelative(t *testing.T, dir, name string) *os.File {
-	t.Helper()
-	type result struct {
-		fd  int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with its working directory
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			done <- result{-1, err}
-			return
-		}
-		if err := unix.Chdir(dir); err != nil {
-			done <- result{-1, err}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err == nil {
-			if err = unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err == nil {
-				err = unix.Listen(fd, 8)
-			}
-		}
-		done <- result{fd, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	f := os.NewFile(uintptr(r.fd), name)
 	t.Cleanup(func() { f.Close() })
 	return f
 }

@@ -10,12 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The errnos libsystemd returns for a malformed environment.
-var errnoInvalid, errnoRange error = unix.EINVAL, unix.ERANGE
-
 // processEnviron is the environment of this process.
 func processEnviron() environ {
-	return environ{getenv: os.LookupEnv, pid: os.Getpid(), pidfdID: ownPidfdID}
+	return environ{getenv: os.LookupEnv, pid: os.Getpid(), pidfdID: ownPidfdID,
+		errnos: errnos{invalid: unix.EINVAL, outOfRange: unix.ERANGE}}
 }
 
 // inherit does what sd_listen_fds_with_names(1, …) does: it parses the
@@ -126,7 +124,15 @@ func checkRange(n int) error {
 // inherited and needs nothing; one that is not open is not touched.
 func markRange(n int) {
 	last := firstFD + n - 1
-	if markOpenRange(firstFD, last) {
+	if closeRangeCloexec(firstFD, last) {
+		return
+	}
+	if fds, ok := openFDs(); ok {
+		for _, fd := range fds {
+			if fd >= firstFD && fd <= last {
+				markIfInherited(fd)
+			}
+		}
 		return
 	}
 	if limit := fdLimit(); last > limit {

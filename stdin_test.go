@@ -13,45 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestNamedListenersKeepFDOrder(t *testing.T) {
-	var files []passed
-	names := []string{"web", "admin", "web", "metrics", "alpha"}
-	for range names {
-		p, _ := tcpListener(t, "tcp4", "127.0.0.1:0")
-		files = append(files, p)
-	}
-	dns := udpConn(t, "udp4", "127.0.0.1:0")
-	r := run(t, childProc{
-		scenario: "calls",
-		files:    filesOf(append(files, dns)...),
-		env:      append(activated(6, append(names, "dns")...), "ACTIVATION_TEST_CALLS=NamedListeners,NamedListeners"),
-	})
-	var want []string
-	for i, p := range files {
-		want = append(want, names[i]+"="+p.desc)
-	}
-	diff(t, "calls", []callResult{{Call: "NamedListeners", Items: want}, {Call: "NamedListeners"}}, r.Calls)
-	diff(t, "problems serving each NamedListener as a net.Listener", []string(nil), r.Serve)
-}
-
-func TestTLSListenersWithNamesWrapsEveryListener(t *testing.T) {
-	web, wl := tcpListener(t, "tcp4", "127.0.0.1:0")
-	sock := unixListener(t, "unix", filepath.Join(t.TempDir(), "s"))
-	r := run(t, childProc{
-		scenario: "calls",
-		files:    filesOf(web, sock),
-		env:      append(activated(2, "web", "sock"), "ACTIVATION_TEST_CALLS=TLSListenersWithNames nil,TLSListenersWithNames,TLSListenersWithNames"),
-	})
-	diff(t, "calls", []callResult{
-		{Call: "TLSListenersWithNames nil", Err: "activation: TLSListenersWithNames needs a tls.Config, got nil"},
-		{Call: "TLSListenersWithNames", Items: []string{
-			"sock=*tls.listener unix " + strings.Fields(sock.desc)[2],
-			"web=*tls.listener tcp " + wl.Addr().String(),
-		}},
-		{Call: "TLSListenersWithNames"},
-	}, r.Calls)
-}
-
 // stdinSocketPair returns one end of a socket pair of type typ, to be a
 // child's standard input, and the other end.
 func stdinSocketPair(t *testing.T, typ int) (child, peer *os.File) {
@@ -73,7 +34,8 @@ func TestStdinConnTakesTheConnectionOnStandardInputAndOutput(t *testing.T) {
 	child, peer := stdinSocketPair(t, unix.SOCK_STREAM)
 	cmd := childCommand(childProc{
 		scenario: "calls",
-		env:      []string{"ACTIVATION_TEST_CALLS=StdinInfo,StdinListener,StdinConn,StdinConn", reportEnv + "=" + filepath.Join(t.TempDir(), "report")},
+		env:      []string{reportEnv + "=" + filepath.Join(t.TempDir(), "report")},
+		calls:    []call{stdinInfoCall(), stdinListenerCall(), stdinConnCall(), stdinConnCall()},
 	})
 	cmd.Stdin, cmd.Stdout = child, child
 	r := runCmd(t, "calls", cmd)
@@ -104,22 +66,22 @@ func TestStdinListenerAndPacketConnTakeTheirKind(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		stdin *os.File
-		calls []string
+		calls []call
 		want  []callResult
 	}{
-		{"a listener, by StdinListener", web.file, []string{"StdinPacketConn", "StdinListener"}, []callResult{
+		{"a listener, by StdinListener", web.file, []call{stdinPacketConnCall(), stdinListenerCall()}, []callResult{
 			{Err: `activation: standard input is not a datagram socket: fd 0 "stdin": tcp listener on ` + wl.Addr().String()},
 			{Items: []string{web.desc}},
 		}},
-		{"a listener, by Listen fd:0", web.file, []string{"Listen tcp fd:0", "Listen tcp fd:0"}, []callResult{
+		{"a listener, by Listen fd:0", web.file, []call{listenCall("tcp", "fd:0"), listenCall("tcp", "fd:0")}, []callResult{
 			{Items: []string{web.desc}},
-			{Err: "activation: standard input was taken already"},
+			{Err: "listen tcp fd:0: activation: standard input was taken already"},
 		}},
-		{"a datagram socket, by ListenPacket fd:0", dns.file, []string{"Listen tcp fd:0", "ListenPacket udp fd:0"}, []callResult{
-			{Err: `activation: standard input is not a listener: fd 0 "stdin": udp socket on ` + strings.Fields(dns.desc)[2]},
+		{"a datagram socket, by ListenPacket fd:0", dns.file, []call{listenCall("tcp", "fd:0"), listenPacketCall("udp", "fd:0")}, []callResult{
+			{Err: `listen tcp fd:0: activation: standard input is not a listener: fd 0 "stdin": udp socket on ` + strings.Fields(dns.desc)[2]},
 			{Items: []string{dns.desc}},
 		}},
-		{"not a socket", devnull, []string{"StdinConn", "StdinInfo"}, []callResult{
+		{"not a socket", devnull, []call{stdinConnCall(), stdinInfoCall()}, []callResult{
 			{Err: `activation: standard input is not a connection: fd 0 "stdin": character device`},
 			{Items: []string{`fd 0 "stdin": character device`}},
 		}},
@@ -127,11 +89,11 @@ func TestStdinListenerAndPacketConnTakeTheirKind(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, childProc{
 				scenario: "calls",
-				env:      []string{"ACTIVATION_TEST_CALLS=" + strings.Join(tt.calls, ",")},
+				calls:    tt.calls,
 				stdin:    tt.stdin,
 			})
 			for i := range tt.want {
-				tt.want[i].Call = tt.calls[i]
+				tt.want[i].Call = tt.calls[i].String()
 			}
 			diff(t, "calls", tt.want, r.Calls)
 			diff(t, "problems using the values", []string(nil), r.Serve)

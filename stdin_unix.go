@@ -41,9 +41,9 @@ func stdinInfo() (Info, error) {
 	return info, nil
 }
 
-// takeStdin converts standard input with convert if fits says it is of
-// the wanted kind, what, and claims it.
-func takeStdin[T io.Closer](fits func(*inheritedFD) bool, convert converter[T], what string) (T, error) {
+// takeStdin converts standard input with c if it is of c's kind, and
+// claims it.
+func takeStdin[T io.Closer](c conversion[T]) (T, error) {
 	var zero T
 	readOnce()
 	stdin.mu.Lock()
@@ -55,12 +55,12 @@ func takeStdin[T io.Closer](fits func(*inheritedFD) bool, convert converter[T], 
 	if err != nil {
 		return zero, err
 	}
-	if !fits(&e) {
-		return zero, fmt.Errorf("activation: standard input is not a %s: %s", what, e.info())
+	if !c.fits(&e) {
+		return zero, fmt.Errorf("activation: standard input is not a %s: %s", c.what, e.info())
 	}
-	v, err := convert(&e, os.Stdin)
+	v, err := c.convert(&e, os.Stdin)
 	if err == errNotServable {
-		return zero, fmt.Errorf("activation: standard input is a %s socket, which the net package cannot serve as a %s", e.network(), what)
+		return zero, fmt.Errorf("activation: the net package cannot serve standard input, %s, as a %s", e.info().noun(), c.what)
 	}
 	if err != nil {
 		return zero, err

@@ -107,31 +107,34 @@ func isMessageQueue(fd int) bool {
 	return errno == 0
 }
 
-// closeRangeCloexec is CLOSE_RANGE_CLOEXEC (Linux 5.11).
-const closeRangeCloexec = 1 << 2
+// closeRangeCloexecFlag is CLOSE_RANGE_CLOEXEC (Linux 5.11).
+const closeRangeCloexecFlag = 1 << 2
 
-// markOpenRange sets FD_CLOEXEC on every open fd from first to last that
-// lacks it, in one close_range system call, or else by listing
-// /proc/self/fd; it reports false when it could do neither.
-func markOpenRange(first, last int) bool {
-	if unix.CloseRange(uint(first), uint(last), closeRangeCloexec) == nil {
-		return true
-	}
+// closeRangeCloexec sets FD_CLOEXEC on every open fd from first to last
+// in one system call (close_range, Linux 5.11); it reports false where
+// the kernel cannot.
+func closeRangeCloexec(first, last int) bool {
+	return unix.CloseRange(uint(first), uint(last), closeRangeCloexecFlag) == nil
+}
+
+// openFDs lists the open fds of this process, from /proc/self/fd.
+func openFDs() ([]int, bool) {
 	d, err := os.Open("/proc/self/fd")
 	if err != nil {
-		return false
+		return nil, false
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return false
+		return nil, false
 	}
+	fds := make([]int, 0, len(names))
 	for _, name := range names {
-		if fd, err := strconv.Atoi(name); err == nil && fd >= first && fd <= last && fd != int(d.Fd()) {
-			markIfInherited(fd)
+		if fd, err := strconv.Atoi(name); err == nil && fd != int(d.Fd()) {
+			fds = append(fds, fd)
 		}
 	}
-	return true
+	return fds, true
 }
 
 // unnamed gives an unnamed unix socket (one end of a socketpair, an
@@ -155,12 +158,12 @@ func unnamed(fd int, peer bool, a net.Addr) net.Addr {
 	return &net.UnixAddr{Name: "", Net: ua.Net}
 }
 
-// socketBoundTo reports whether the unix socket sock is bound to the file
-// want, asking the kernel's sock_diag interface for the device and inode
+// socketBoundTo reports whether the unix socket whose inode number is sock
+// is bound to the file of device wantDev and inode wantIno, asking the kernel's sock_diag interface for the device and inode
 // of the file the socket was bound to, as ss(8) does. known is false when
 // the kernel does not answer (no unix_diag, a sandbox, a socket that is
 // gone), or when its device number for the file is not stat's.
-func socketBoundTo(sock sockID, want fileID) (match, known bool) {
+func socketBoundTo(sock, wantDev, wantIno uint64) (match, known bool) {
 	if sock == 0 || uint64(sock) > 1<<32-1 {
 		return false, false
 	}
@@ -219,15 +222,15 @@ func socketBoundTo(sock sockID, want fileID) (match, known bool) {
 			dev := ne.Uint32(attrs[unix.SizeofRtAttr+4:])
 			// The kernel gives its own dev_t, MAJOR << 20 | MINOR, and a
 			// 32-bit inode number.
-			kdev := uint64(unix.Major(want.dev))<<20 | uint64(unix.Minor(want.dev))
-			if ino == uint32(want.ino) && uint64(dev) != kdev {
+			kdev := uint64(unix.Major(wantDev))<<20 | uint64(unix.Minor(wantDev))
+			if ino == uint32(wantIno) && uint64(dev) != kdev {
 				// stat may report a device of its own rather than the
 				// file system's (a btrfs subvolume, an overlay whose
 				// layers are on other file systems): the kernel's
 				// answer cannot be compared with it.
 				return false, false
 			}
-			return uint64(dev) == kdev && ino == uint32(want.ino), true
+			return uint64(dev) == kdev && ino == uint32(wantIno), true
 		}
 		attrs = attrs[min(len(attrs), (l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
 	}

@@ -46,7 +46,7 @@ func inheritedListeners(t *testing.T, n int) (*fdSet, []string) {
 	return set, addrs
 }
 
-func openFDs(t *testing.T) int {
+func countOpenFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -60,23 +60,25 @@ func openFDs(t *testing.T) int {
 
 var errInjected = errors.New("injected failure")
 
-// failingOn converts with toListener but fails on the fd of e.
-func failingOn(fd int) converter[net.Listener] {
-	return func(e *inheritedFD, f *os.File) (net.Listener, error) {
+// failingOn converts as asListener but fails on fd.
+func failingOn(fd int) conversion[net.Listener] {
+	c := asListener
+	c.convert = func(e *inheritedFD, f *os.File) (net.Listener, error) {
 		if int(e.fd) == fd {
 			return nil, errInjected
 		}
 		return toListener(e, f)
 	}
+	return c
 }
 
 func TestAFailedConversionClaimsNothingAndLosesNothing(t *testing.T) {
 	for _, next := range []string{"Listeners", "Files"} {
 		t.Run("then "+next+" gets every fd", func(t *testing.T) {
 			set, addrs := inheritedListeners(t, 3)
-			before := openFDs(t)
+			before := countOpenFDs(t)
 
-			vals, _, err := take(set, isListener, failingOn(int(set.fds[2].fd)), false)
+			vals, err := take(set, failingOn(int(set.fds[2].fd)), nil)
 			if !errors.Is(err, errInjected) || vals != nil {
 				t.Fatalf("take = %v, %v; want nil and the conversion's error", vals, err)
 			}
@@ -85,14 +87,14 @@ func TestAFailedConversionClaimsNothingAndLosesNothing(t *testing.T) {
 					t.Errorf("fd %d claimed by a failed call", i)
 				}
 			}
-			if got := openFDs(t); got != before {
+			if got := countOpenFDs(t); got != before {
 				t.Errorf("open fds: %d before the failed call, %d after", before, got)
 			}
 
 			var got []string
 			switch next {
 			case "Listeners":
-				ls, _, err := take(set, isListener, toListener, false)
+				ls, err := take(set, asListener, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -101,7 +103,7 @@ func TestAFailedConversionClaimsNothingAndLosesNothing(t *testing.T) {
 					defer l.Close()
 				}
 			case "Files":
-				fs, _, err := take(set, func(*inheritedFD) bool { return true }, handOver, false)
+				fs, err := take(set, asFile, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -120,7 +122,7 @@ func TestAFailedConversionClaimsNothingAndLosesNothing(t *testing.T) {
 			if !reflect.DeepEqual(got, addrs) {
 				t.Errorf("%s after the failure:\n-want %q\n+got  %q", next, addrs, got)
 			}
-			if n := openFDs(t); n != before {
+			if n := countOpenFDs(t); n != before {
 				t.Errorf("open fds: %d before, %d holding what %s returned", before, n, next)
 			}
 			for _, e := range set.fds {

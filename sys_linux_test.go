@@ -56,7 +56,8 @@ func TestListenPidfdIDIsCheckedAgainstThisProcess(t *testing.T) {
 			r := run(t, childProc{
 				scenario: "calls",
 				files:    filesOf(pipeReader(t)),
-				env:      append(activated(1), "LISTEN_PIDFDID="+tt.id, "ACTIVATION_TEST_CALLS=Files"),
+				env:      append(activated(1), "LISTEN_PIDFDID="+tt.id),
+				calls:    []call{filesCall()},
 			})
 			diff(t, "calls", tt.want, r.Calls)
 			diff(t, "variables left set", []string(nil), r.EnvLeft)

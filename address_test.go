@@ -1,8 +1,10 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"testing"
 )
 
@@ -141,5 +143,27 @@ func TestOrdinaryAddressesAreNotSelectors(t *testing.T) {
 		if isSelector(a) {
 			t.Errorf("isSelector(%q) = true", a)
 		}
+	}
+}
+
+func TestListenErrorsHaveTheShapeOfNetListens(t *testing.T) {
+	cause := fmt.Errorf("activation: LISTEN_FDS=%q: %w", "x", syscall.EINVAL)
+	err := listenError("tcp", "sd-listen:web", cause)
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "listen" || oe.Net != "tcp" || oe.Addr == nil || oe.Addr.String() != "sd-listen:web" || oe.Addr.Network() != "tcp" {
+		t.Fatalf("listenError = %#v, want a *net.OpError for listen tcp sd-listen:web", err)
+	}
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("errors.Is(%v, EINVAL) = false: the cause is lost", err)
+	}
+	if want := `listen tcp sd-listen:web: activation: LISTEN_FDS="x": invalid argument`; err.Error() != want {
+		t.Errorf("error text:\n-want %s\n+got  %s", want, err)
+	}
+	fromNet := &net.OpError{Op: "listen", Net: "tcp", Err: errors.New("bind: address already in use")}
+	if got := listenError("tcp", ":80", fromNet); got != error(fromNet) {
+		t.Errorf("listenError wrapped net.Listen's own error again: %v", got)
+	}
+	if listenError("tcp", ":80", nil) != nil {
+		t.Error("listenError(nil) is not nil")
 	}
 }
