@@ -37,13 +37,17 @@
 //	}
 //
 // LISTEN_PID must be the child's own pid, which the parent does not know
-// before the child exists. The child therefore starts as /bin/sh, which sets
-// LISTEN_PID to its own pid and then replaces itself with the program (exec
-// keeps the pid):
+// before the child exists. The child therefore starts as the program that
+// called [Command] (os.Executable), which this package's init function
+// turns into a shim: it sets LISTEN_PID to its own pid and replaces itself
+// with the program (exec keeps the pid), with every other variable of the
+// command's environment passed on unchanged, whatever its name. The shim
+// runs the initialization of the packages Go initializes before this one,
+// but no other, and neither main nor any test. (A shell, the usual shim,
+// drops variables whose names are not identifiers, such as A.B and FOO-BAR,
+// and sets PWD, IFS and PPID itself.)
 //
-//	/bin/sh -c 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"' name args…
-//
-// Passing sockets to a child needs Unix (ExtraFiles, /bin/sh). On other
+// Passing sockets to a child needs Unix (ExtraFiles, exec). On other
 // systems [Command] returns an error wrapping [errors.ErrUnsupported], and
 // [Start] and [Self] fail the test with it.
 package activationtest
@@ -94,12 +98,14 @@ func HelperName() string {
 // with the given arguments as a socket-activated child: the sockets become
 // its fds 3, 4, … in order, LISTEN_FDS is their count, LISTEN_FDNAMES their
 // names (":" and "\" in a name are escaped with a backslash) and LISTEN_PID
-// the child's own pid, set by a /bin/sh shim that then execs the program.
-// A name without a slash is looked up in PATH, as exec.Command does.
+// the child's own pid, set by a shim that then execs the program: cmd.Path
+// is the calling program itself (see the package documentation). A name
+// without a slash is looked up in PATH, as exec.Command does.
 //
 // cmd.Env is the parent's environment without any LISTEN_* variable, plus
 // LISTEN_FDS and LISTEN_FDNAMES; the caller may append to it, and a later
-// entry replaces an earlier one. LISTEN_PID is always set by the shim. With
+// entry replaces an earlier one. Every entry reaches the program, whatever
+// its name; LISTEN_PID is always set by the shim. With
 // no sockets, the program runs directly and without LISTEN_* variables: it
 // is not activated.
 //
@@ -155,7 +161,7 @@ const waitDelay = 10 * time.Second
 
 // start starts cmd, closes its ExtraFiles and registers the cleanup that
 // kills and waits for it. name is the program's name for messages: cmd runs
-// /bin/sh first.
+// the shim first.
 func start(t testing.TB, cmd *exec.Cmd, name string) {
 	t.Helper()
 	out := new(syncBuffer)

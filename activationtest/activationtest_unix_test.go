@@ -47,6 +47,13 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case "environ":
+		// What the program received, to standard output as JSON.
+		if err := json.NewEncoder(os.Stdout).Encode(childEnv{os.Getpid(), os.Environ()}); err != nil {
+			fmt.Fprintln(os.Stderr, "environ:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case "greeter":
 		if err := greet(); err != nil {
 			fmt.Fprintln(os.Stderr, "greeter:", err)
@@ -57,6 +64,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		os.Exit(2)
 	}
+}
+
+// childEnv is what the "environ" helper received.
+type childEnv struct {
+	Pid int
+	Env []string
 }
 
 // childReport is what the "report" helper sees of its activation.
@@ -186,15 +199,25 @@ func ask(t *testing.T, addr net.Addr) string {
 // it exited with status 0.
 func wait(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
+	if err := waitErr(t, cmd); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+// waitErr waits, within the timeout, for cmd to exit and returns what
+// cmd.Wait returns. It kills the child and fails the test when the time
+// is up.
+func waitErr(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("child: %v", err)
-		}
+		return err
 	case <-time.After(timeout):
+		cmd.Process.Kill()
 		t.Fatalf("child still running after %v", timeout)
+		return nil
 	}
 }
 

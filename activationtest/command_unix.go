@@ -5,16 +5,53 @@ package activationtest
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 )
 
-// shim sets LISTEN_PID to the shell's pid and execs the program in its
-// place, keeping the pid: sh -c shim name args… runs name with args.
-const shim = `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
+// shimArg, as the first argument of a program that imports this package,
+// makes it the shim: "exe shimArg path args…" sets LISTEN_PID to its own
+// pid and execs path with args in its place, keeping the pid.
+const shimArg = "-activationtest.shim"
+
+// A shell would set LISTEN_PID as easily, but the shells that are /bin/sh
+// (dash, busybox ash) drop every variable whose name is not a shell
+// identifier (A.B, FOO-BAR) and set PWD, IFS, PPID and OPTIND themselves.
+// The shim passes the environment exec gave it on unchanged, as a service
+// manager does.
+func init() {
+	if len(os.Args) >= 3 && os.Args[1] == shimArg {
+		shim(os.Args[2], os.Args[2:])
+	}
+}
+
+// shim execs path with argv and the process's environment, with LISTEN_PID
+// set to the process's pid. It returns only by exiting, with status 127
+// if path does not exist and 126 if it cannot be run, as sh does.
+func shim(path string, argv []string) {
+	pid := "LISTEN_PID=" + strconv.Itoa(os.Getpid())
+	env := os.Environ()
+	set := false
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "LISTEN_PID=") {
+			env[i], set = pid, true
+		}
+	}
+	if !set {
+		env = append(env, pid)
+	}
+	err := syscall.Exec(path, argv, env)
+	fmt.Fprintf(os.Stderr, "activationtest: exec %s: %v\n", path, err)
+	if errors.Is(err, fs.ErrNotExist) {
+		os.Exit(127)
+	}
+	os.Exit(126)
+}
 
 func command(sockets []Socket, name string, args []string) (*exec.Cmd, error) {
 	if len(sockets) == 0 {
@@ -33,6 +70,14 @@ func command(sockets []Socket, name string, args []string) (*exec.Cmd, error) {
 		}
 		path = p
 	}
+	self, err := os.Executable()
+	if err == nil {
+		// A relative path would be read from cmd.Dir.
+		self, err = filepath.Abs(self)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("activationtest: finding this program, which sets LISTEN_PID: %w", err)
+	}
 	files := make([]*os.File, 0, len(sockets))
 	names := make([]string, 0, len(sockets))
 	for i, s := range sockets {
@@ -46,7 +91,7 @@ func command(sockets []Socket, name string, args []string) (*exec.Cmd, error) {
 		files = append(files, f)
 		names = append(names, escapeName(s.Name))
 	}
-	cmd := exec.Command("/bin/sh", append([]string{"-c", shim, path}, args...)...)
+	cmd := exec.Command(self, append([]string{shimArg, path}, args...)...)
 	cmd.ExtraFiles = files
 	cmd.Env = append(environ(),
 		"LISTEN_FDS="+strconv.Itoa(len(files)),

@@ -3,9 +3,12 @@
 package activationtest_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,8 +118,10 @@ func TestCommandCopiesTheSocketsForTheCallerToClose(t *testing.T) {
 	if got := len(cmd.ExtraFiles); got != len(sockets) {
 		t.Errorf("len(cmd.ExtraFiles) = %d, want %d", got, len(sockets))
 	}
-	if cmd.Args[0] != "/bin/sh" {
-		t.Errorf("cmd.Args[0] = %q, want /bin/sh", cmd.Args[0])
+	if exe, err := os.Executable(); err != nil {
+		t.Error(err)
+	} else if cmd.Path != exe {
+		t.Errorf("cmd.Path = %q, want this program, %q, which sets LISTEN_PID", cmd.Path, exe)
 	}
 }
 
@@ -154,5 +159,124 @@ func TestCommandWithoutSocketsRunsTheProgramUnactivated(t *testing.T) {
 		if strings.HasPrefix(kv, "LISTEN_") {
 			t.Errorf("cmd.Env has %q", kv)
 		}
+	}
+}
+
+// Every variable of cmd.Env reaches the program unchanged, whatever its
+// name: names that are not shell identifiers, and names a shell sets
+// itself (PWD, IFS, PPID, OPTIND).
+func TestCommandPassesEveryVariable(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := []string{
+		"A.B=1",
+		"FOO-BAR=2",
+		"com.example.flag=4",
+		"1ST=5",
+		"WITH SPACE=6",
+		"ÜBER=7",
+		"EMPTY=",
+		"EQUALS=a=b",
+		"LINES=one\ntwo",
+		"PWD=/nowhere",
+		"IFS=x",
+		"PPID=5",
+		"OPTIND=9",
+		"TWICE=first",
+		"TWICE=second",
+		activationtest.HelperEnv + "=environ",
+	}
+	for _, tt := range []struct {
+		name    string
+		sockets func(t *testing.T) []activationtest.Socket
+	}{
+		{"with a socket", func(t *testing.T) []activationtest.Socket {
+			return []activationtest.Socket{activationtest.Listen(t, "web", "tcp", "127.0.0.1:0")}
+		}},
+		{"without sockets", func(*testing.T) []activationtest.Socket { return nil }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sockets := tt.sockets(t)
+			cmd, err := activationtest.Command(sockets, exe, "-test.run=^$")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Env = append(cmd.Env, extra...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err = cmd.Start()
+			for _, f := range cmd.ExtraFiles {
+				f.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, cmd)
+			var got childEnv
+			if err := json.Unmarshal([]byte(stdout.String()), &got); err != nil {
+				t.Fatalf("the child's report %q: %v (stderr %q)", stdout.String(), err, stderr.String())
+			}
+
+			// The environment exec gives: the last of two entries wins.
+			want := childEnv{Pid: cmd.Process.Pid}
+			last := map[string]int{}
+			for i, kv := range cmd.Env {
+				name, _, _ := strings.Cut(kv, "=")
+				last[name] = i
+			}
+			for i, kv := range cmd.Env {
+				if name, _, _ := strings.Cut(kv, "="); last[name] == i && name != "LISTEN_PID" {
+					want.Env = append(want.Env, kv)
+				}
+			}
+			if len(sockets) > 0 {
+				want.Env = append(want.Env, "LISTEN_PID="+strconv.Itoa(cmd.Process.Pid))
+			}
+			slices.Sort(want.Env)
+			slices.Sort(got.Env)
+			diff(t, want, got)
+		})
+	}
+}
+
+// The child that cannot exec the program exits as a shell would, and says
+// why on its standard error.
+func TestCommandReportsAProgramThatCannotRun(t *testing.T) {
+	notExecutable := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(notExecutable, []byte("not a program\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		program  string
+		wantCode int
+	}{
+		{"a program that does not exist exits with status 127", "/nonexistent/activationtest-program", 127},
+		{"a file that cannot be executed exits with status 126", notExecutable, 126},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd, err := activationtest.Command([]activationtest.Socket{activationtest.Listen(t, "web", "tcp", "127.0.0.1:0")}, tt.program)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err = cmd.Start()
+			for _, f := range cmd.ExtraFiles {
+				f.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exit *exec.ExitError
+			if err := waitErr(t, cmd); !errors.As(err, &exit) || exit.ExitCode() != tt.wantCode {
+				t.Errorf("the child ended with %v, want exit status %d", err, tt.wantCode)
+			}
+			if want := "activationtest: exec " + tt.program + ": "; !strings.HasPrefix(stderr.String(), want) {
+				t.Errorf("the child wrote %q to stderr, want a line starting %q", stderr.String(), want)
+			}
+		})
 	}
 }
