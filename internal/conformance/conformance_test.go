@@ -1,12 +1,14 @@
 package conformance
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -395,6 +397,36 @@ func TestExamplesServeUnderTheActivator(t *testing.T) {
 		a:    activation{endpoints: []fn{tcp4}, options: []string{"--accept"}, program: "accept-echo"},
 		send: "hello, accept-echo",
 		want: "hello, accept-echo",
+	}, {
+		name: "examples/inetd-echo echoes the TCP connection on its stdin (--inetd --accept)",
+		a:    activation{endpoints: []fn{tcp4}, options: []string{"--inetd", "--accept"}, program: "inetd-echo"},
+		send: "hello over tcp\nfrom a client\n",
+		want: "hello over tcp\nfrom a client\n",
+	}, {
+		name: "examples/inetd-echo echoes the unix connection on its stdin (--inetd --accept)",
+		a:    activation{endpoints: []fn{unixPath}, options: []string{"--inetd", "--accept"}, program: "inetd-echo"},
+		send: "hello over unix",
+		want: "hello over unix",
+	}, {
+		name: "examples/inetd-echo serves the TCP listener on its stdin (--inetd)",
+		a:    activation{endpoints: []fn{tcp6}, options: []string{"--inetd"}, program: "inetd-echo"},
+		send: "hello over tcp6",
+		want: "hello over tcp6",
+	}, {
+		name: "examples/inetd-echo serves the unix listener on its stdin (--inetd)",
+		a:    activation{endpoints: []fn{abstract}, options: []string{"--inetd"}, program: "inetd-echo"},
+		send: "hello over an abstract socket",
+		want: "hello over an abstract socket",
+	}, {
+		name: "examples/inetd-echo echoes UDP datagrams on its stdin (--inetd --datagram)",
+		a:    activation{endpoints: []fn{udp4}, options: []string{"--inetd", "--datagram"}, program: "inetd-echo"},
+		send: "ping over udp",
+		want: "ping over udp",
+	}, {
+		name: "examples/inetd-echo echoes unixgram datagrams on its stdin (--inetd --datagram)",
+		a:    activation{endpoints: []fn{unixgram}, options: []string{"--inetd", "--datagram"}, program: "inetd-echo"},
+		send: "ping over unixgram",
+		want: "ping over unixgram",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -483,5 +515,82 @@ func TestNothingIsLostWhileTheServerStarts(t *testing.T) {
 	t.Logf("%d of %d clients connecting at once to a server not yet started got their answer", answered.Load(), clients)
 	if answered.Load() != clients {
 		t.Errorf("%d of %d clients got their answer", answered.Load(), clients)
+	}
+}
+
+// Without --accept the activator execs inetd-echo with the listening socket
+// on stdin at the first connection; inetd-echo serves that connection and
+// every later one, in the activator's process. With --accept each
+// connection gets a process of its own, which exits when it is done.
+func TestInetdEchoServesEveryConnection(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		options []string
+	}{
+		{"the listener on stdin, in one process (--inetd)", []string{"--inetd"}},
+		{"one connection per process (--inetd --accept)", []string{"--inetd", "--accept"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			requireActivator(t)
+			r, eps := activate(t, activation{endpoints: []fn{tcp4}, options: tt.options, program: "inetd-echo"})
+			for i := range 3 {
+				msg := fmt.Sprintf("connection %d\n", i)
+				diff(t, fmt.Sprintf("answer to connection %d", i), msg, askStream(t, eps[0], msg))
+			}
+			// The process runs on: the activator, or the server it became.
+			select {
+			case <-r.exited:
+				t.Errorf("%s exited (%v) after three connections; it must keep serving", activator, r.err)
+			default:
+			}
+		})
+	}
+}
+
+// tcpserver is ucspi-tcp's inetd-style server: it accepts each TCP
+// connection and runs the program with the connection on stdin and stdout.
+const tcpserver = "/usr/bin/tcpserver"
+
+func TestInetdEchoUnderTcpserver(t *testing.T) {
+	requireActivator(t)
+	requireTool(t, tcpserver, "ucspi-tcp")
+	// Port 0: the kernel picks, and -1 prints the port tcpserver got.
+	// -R and -H: no ident or DNS lookups of the peer.
+	cmd := exec.Command(tcpserver, "-1", "-R", "-H", "127.0.0.1", "0", program("inetd-echo"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newLogBuffer()
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if s, _ := out.snapshot(); s != "" {
+			t.Logf("%s's standard error:\n%s", tcpserver, s)
+		}
+	})
+	portLine := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		portLine <- line
+	}()
+	var port string
+	select {
+	case line := <-portLine:
+		port = strings.TrimSpace(line)
+	case <-time.After(timeout):
+		t.Fatalf("%s printed no port within %v", tcpserver, timeout)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		t.Fatalf("%s printed %q, want its port", tcpserver, port)
+	}
+	e := endpoint{network: "tcp", addr: net.JoinHostPort("127.0.0.1", port)}
+	for i := range 3 {
+		msg := fmt.Sprintf("hello from client %d\nsecond line\n", i)
+		diff(t, fmt.Sprintf("answer to connection %d", i), msg, askStream(t, e, msg))
 	}
 }

@@ -1,6 +1,7 @@
 // Package conformance runs servers built on package activation under the
-// real systemd-socket-activate and checks, from the client side, that they
-// get the sockets, names and environment the activator passes.
+// real systemd-socket-activate (and the inetd-style example under ucspi-tcp's
+// tcpserver too) and checks, from the client side, that they get the
+// sockets, names and environment the activator passes.
 //
 // The servers are built once, in TestMain: the probe in testdata/probe,
 // which answers every connection or datagram with a report of what it
@@ -34,6 +35,7 @@ var programs = map[string]string{
 	"http":        "github.com/go-activation/activation/examples/http",
 	"udp-echo":    "github.com/go-activation/activation/examples/udp-echo",
 	"accept-echo": "github.com/go-activation/activation/examples/accept-echo",
+	"inetd-echo":  "github.com/go-activation/activation/examples/inetd-echo",
 }
 
 var (
@@ -75,7 +77,7 @@ func run(m *testing.M) int {
 	if missing != "" {
 		fmt.Printf("conformance: not run: %s\n", missing)
 	} else {
-		fmt.Printf("conformance: %d of %d cases passed under %s\n", passed.Load(), total.Load(), activator)
+		fmt.Printf("conformance: %d of %d cases passed under %s and %s\n", passed.Load(), total.Load(), activator, tcpserver)
 	}
 	return code
 }
@@ -115,6 +117,20 @@ func requireActivator(t *testing.T) {
 			passed.Add(1)
 		}
 	})
+}
+
+// requireTool stops the test when the tool at path, from the Debian
+// package pkg, is missing: it fails under CI=true, where .ci/run installs
+// it, and skips otherwise. The suite must be able to run here too
+// (requireActivator).
+func requireTool(t *testing.T, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %s is missing (Debian package %s)", path, pkg)
+		}
+		t.Skipf("%s is missing (Debian package %s)", path, pkg)
+	}
 }
 
 // program returns the path of a program TestMain built.
