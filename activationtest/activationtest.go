@@ -43,9 +43,9 @@
 // with the program (exec keeps the pid), with every other variable of the
 // command's environment passed on unchanged, whatever its name. The shim
 // runs the initialization of the packages Go initializes before this one,
-// but no other, and neither main nor any test. (A shell, the usual shim,
-// drops variables whose names are not identifiers, such as A.B and FOO-BAR,
-// and sets PWD, IFS and PPID itself.)
+// but no other, and neither main nor any test. (A shell would not do:
+// dash, Debian's /bin/sh, drops variables whose names are not identifiers,
+// such as A.B and FOO-BAR, and sets PWD, IFS and PPID itself.)
 //
 // Passing sockets to a child needs Unix (ExtraFiles, exec). On other
 // systems [Command] returns an error wrapping [errors.ErrUnsupported], and

@@ -19,9 +19,9 @@ import (
 // pid and execs path with args in its place, keeping the pid.
 const shimArg = "-activationtest.shim"
 
-// A shell would set LISTEN_PID as easily, but the shells that are /bin/sh
-// (dash, busybox ash) drop every variable whose name is not a shell
-// identifier (A.B, FOO-BAR) and set PWD, IFS, PPID and OPTIND themselves.
+// A shell would set LISTEN_PID as easily, but dash, Debian's /bin/sh,
+// drops every variable whose name is not a shell identifier (A.B,
+// FOO-BAR) and sets PWD, IFS, PPID and OPTIND itself.
 // The shim passes the environment exec gave it on unchanged, as a service
 // manager does.
 func init() {
