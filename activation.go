@@ -189,10 +189,12 @@ func ListenPacket(network, address string) (net.PacketConn, error) {
 // LISTEN_* variables say; Listen and ListenPacket take it for the address
 // "fd:0".
 //
-// Once taken, standard input, and standard output when it is the same
-// socket, are pointed at /dev/null, so that the returned value alone holds
-// the socket: closing it closes the connection, and nothing the program
-// writes to standard output reaches the client by accident.
+// Once taken, standard input, and standard output and standard error when
+// they are the same socket (as systemd passes them by default with
+// StandardInput=socket), are pointed at /dev/null, so that the returned
+// value alone holds the socket: closing it closes the connection, and
+// nothing the program writes to them reaches the client by accident. A
+// service that logs to standard error sets StandardError=journal.
 
 // StdinInfo describes standard input without taking it: its kind and, for
 // a socket, its network, whether it listens, and its addresses. Its FD is

@@ -3,13 +3,16 @@
 package activation_test
 
 import (
+	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-activation/activation"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,5 +107,85 @@ func TestStdinListenerAndPacketConnTakeTheirKind(t *testing.T) {
 				t.Errorf("fd 0 names %q once the socket is taken, want /dev/null", r.Stdio[0])
 			}
 		})
+	}
+}
+
+func init() {
+	scenarios["stdin-close"] = childStdinClose
+}
+
+// childStdinClose takes the connection on standard input, writes a
+// greeting, closes the connection, and then runs on until fd 3, a pipe
+// from the parent, reaches its end.
+func childStdinClose(r *report) {
+	c, err := activation.StdinConn()
+	if err != nil {
+		r.problem("StdinConn: %v", err)
+		return
+	}
+	if _, err := io.WriteString(c, "hello from the child"); err != nil {
+		r.problem("write: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		r.problem("close: %v", err)
+	}
+	io.Copy(io.Discard, os.NewFile(3, "parent"))
+}
+
+// With StandardInput=socket, systemd makes standard output and standard
+// error the socket too: StandardOutput= and StandardError= default to
+// inherit, which for a socket on standard input means that socket. Once
+// StdinConn has taken the connection, the returned value alone holds the
+// socket, so closing it ends the connection while the process runs on.
+func TestStdinConnAloneHoldsTheSocketWhenStandardErrorIsItToo(t *testing.T) {
+	child, peerFile := stdinSocketPair(t, unix.SOCK_STREAM)
+	peer, err := net.FileConn(peerFile) // pollable, so that deadlines work
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	running, stop, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop.Close()
+	reportFile := filepath.Join(t.TempDir(), "report")
+	cmd := childCommand(childProc{files: []*os.File{running}, env: []string{reportEnv + "=" + reportFile}})
+	cmd.Env = append(cmd.Env, childEnv+"=stdin-close", "GORACE=atexit_sleep_ms=0")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = child, child, child
+	err = cmd.Start()
+	running.Close()
+	child.Close() // the child's copies alone hold its end
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		stop.Close() // the child exits
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("child: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("the child still runs 20s after its pipe was closed")
+			return
+		}
+		var r report
+		if b, err := os.ReadFile(reportFile); err != nil || json.Unmarshal(b, &r) != nil {
+			t.Errorf("the child's report: %q, %v", b, err)
+		}
+		diff(t, "problems", []string(nil), r.Problems)
+	}()
+	// The child runs until stop is closed: the end of the connection can
+	// only come from its closing the value StdinConn returned.
+	if err := peer.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(peer)
+	if string(got) != "hello from the child" || err != nil {
+		t.Errorf("the peer read %q, %v; want the child's greeting, then the end of the connection while the child runs (fds 1 and 2, the socket too, must not hold it)", got, err)
 	}
 }

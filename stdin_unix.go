@@ -73,24 +73,28 @@ func takeStdin[T io.Closer](c conversion[T]) (T, error) {
 	return v, nil
 }
 
-// detachStdio points fd 0, and fd 1 when it is the same socket, at
+// detachStdio points fd 0, and fds 1 and 2 when they are the same socket
+// (as systemd passes them with StandardInput=socket, and inetd), at
 // /dev/null, so that the socket is held only by the value made of it.
 func detachStdio() error {
-	var in, out unix.Stat_t
+	var in unix.Stat_t
 	if err := unix.Fstat(0, &in); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
-	sameOut := unix.Fstat(1, &out) == nil && out.Dev == in.Dev && out.Ino == in.Ino
+	same := []int{0}
+	for _, fd := range []int{1, 2} {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Dev == in.Dev && st.Ino == in.Ino {
+			same = append(same, fd)
+		}
+	}
 	null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: os.DevNull, Err: err}
 	}
 	defer unix.Close(null)
-	if err := unix.Dup2(null, 0); err != nil {
-		return os.NewSyscallError("dup2", err)
-	}
-	if sameOut {
-		if err := unix.Dup2(null, 1); err != nil {
+	for _, fd := range same {
+		if err := unix.Dup2(null, fd); err != nil {
 			return os.NewSyscallError("dup2", err)
 		}
 	}
