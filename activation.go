@@ -51,10 +51,11 @@ func Conns() ([]net.Conn, error) {
 // unclaimed inherited connected socket whose LISTEN_FDNAMES entry is name,
 // in fd order, and claims them, leaving connections of other names for
 // other calls. A service that keeps connections in the manager's fd store
-// under a name of its own takes them back this way. The caller owns the
-// connections.
+// under a name of its own takes them back this way. A connection of that
+// name that is no longer connected (its peer reset it while it was
+// stored) is closed and not returned. The caller owns the connections.
 func ConnsNamed(name string) ([]net.Conn, error) {
-	return takeAll(asConn.named(name))
+	return takeAll(asStoredConn.named(name))
 }
 
 // ListenersWithNames is Listeners, grouped by the fds' names; within a

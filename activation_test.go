@@ -311,3 +311,38 @@ func TestNonBlockingSocketsFromActivationtest(t *testing.T) {
 		t.Errorf("open fds: %d before the calls, %d while holding every value", r.FDsBefore, r.FDsHeld)
 	}
 }
+
+// A connection stored under a name whose peer reset it meanwhile is not
+// connected any more: ConnsNamed closes it rather than return it or leave
+// it open and unclaimed.
+func TestConnsNamedClosesAStoredConnectionWhosePeerIsGone(t *testing.T) {
+	gone, client := tcpConnPair(t)
+	live, liveClient := tcpConnPair(t)
+	client.(*net.TCPConn).SetLinger(0)
+	client.Close() // a reset
+	pfd := []unix.PollFd{{Fd: int32(gone.file.Fd()), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, 10000); n != 1 || err != nil {
+		t.Fatalf("the reset did not arrive: poll = %d, %v", n, err)
+	}
+	r := run(t, childProc{
+		scenario: "calls",
+		files:    filesOf(gone, live),
+		env:      activated(2, "kept", "kept"),
+		calls:    []call{connsNamedCall("kept"), filesCall()},
+	})
+	diff(t, "calls", []callResult{
+		{Call: "ConnsNamed kept", Items: []string{live.desc}},
+		{Call: "Files"},
+	}, r.Calls)
+	if len(r.Inherited) != 2 || !strings.HasPrefix(r.Inherited[0], `fd 3 "kept": `) || !strings.HasSuffix(r.Inherited[0], ", claimed") {
+		t.Errorf("Inherited: %q; want fd 3 claimed", r.Inherited)
+	}
+	if r.FDsHeld != r.FDsBefore-1 {
+		t.Errorf("open fds: %d before the calls, %d holding the one live connection; want the dead one closed", r.FDsBefore, r.FDsHeld)
+	}
+	liveClient.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len("hello from the child"))
+	if _, err := io.ReadFull(liveClient, got); err != nil || string(got) != "hello from the child" {
+		t.Errorf("the live connection: read %q, %v", got, err)
+	}
+}

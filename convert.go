@@ -44,6 +44,24 @@ func (c conversion[T]) named(name string) conversion[T] {
 	return c
 }
 
+// asStoredConn is asConn for connections a service stored under a name of
+// its own: one whose peer went away while it was stored, and that is no
+// longer connected, is dropped rather than left unclaimed.
+var asStoredConn = conversion[net.Conn]{fdKind{isStream, "connection"}, toStoredConn}
+
+// errPeerGone reports a stored connection that is no longer connected.
+// Its converter has created nothing; the call closes the fd.
+var errPeerGone = errors.New("activation: the peer of a stored connection is gone")
+
+// toStoredConn is toConn for a connection that was connected once.
+func toStoredConn(e *inheritedFD, f *os.File) (net.Conn, error) {
+	c, err := connOf(e, f)
+	if err == errNotConnected {
+		return nil, errPeerGone
+	}
+	return c, err
+}
+
 // A converter makes a value of an unclaimed fd, given an *os.File that
 // holds its socket: e's own, or a carrier's. It may return
 // errNotServable, and then it has created nothing.
@@ -77,14 +95,27 @@ func toPacketConn(e *inheritedFD, f *os.File) (net.PacketConn, error) {
 // toConn makes a net.Conn of a connected stream or seqpacket socket. A
 // stream socket that is neither listening nor connected is not servable.
 func toConn(e *inheritedFD, f *os.File) (net.Conn, error) {
+	c, err := connOf(e, f)
+	if err == errNotConnected {
+		e.unservable = true
+		return nil, errNotServable
+	}
+	return c, err
+}
+
+// errNotConnected reports a stream socket that has no peer.
+var errNotConnected = errors.New("activation: socket not connected")
+
+// connOf makes a net.Conn of a stream or seqpacket socket, or returns
+// errNotConnected, having made nothing, if it is not connected.
+func connOf(e *inheritedFD, f *os.File) (net.Conn, error) {
 	c, err := net.FileConn(f)
 	if err != nil {
 		return nil, conversionError(e, "connection", err)
 	}
 	if c.RemoteAddr() == nil {
 		c.Close()
-		e.unservable = true
-		return nil, errNotServable
+		return nil, errNotConnected
 	}
 	e.learn(unnamed(int(e.fd), false, c.LocalAddr()), unnamed(int(e.fd), true, c.RemoteAddr()))
 	return c, nil

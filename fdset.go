@@ -151,6 +151,10 @@ func take[T io.Closer](s *fdSet, c conversion[T], each func(*inheritedFD)) ([]T,
 		if err == errNotServable {
 			continue
 		}
+		if err == errPeerGone {
+			e.drop()
+			continue
+		}
 		if err != nil {
 			settle(s, vals, func(e *inheritedFD, v T) { e.park(v) })
 			return nil, err
@@ -237,6 +241,20 @@ func carried[T io.Closer](e *inheritedFD, convert converter[T], c *carrier) (T, 
 		return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
 	}
 	return v, nil
+}
+
+// drop closes what the package holds of e and claims it with nothing to
+// hand out: a stored connection whose peer is gone.
+func (e *inheritedFD) drop() {
+	switch {
+	case e.parked != nil:
+		e.parked.Close()
+	case e.file != nil:
+		e.file.Close()
+	case !e.closed:
+		closeFD(int(e.fd))
+	}
+	e.claimed, e.closed, e.file, e.parked = true, true, nil, nil
 }
 
 // park keeps v, made of e by a call that then failed, for a later call.

@@ -108,7 +108,10 @@ func TestCloseOnExecFDsAreNotTaken(t *testing.T) {
 		if want := "activation: LISTEN_FDS=2 but fd 4 " + notTaken; r.Calls[0].Err != want {
 			t.Errorf("error:\n-want %s\n+got  %s", want, r.Calls[0].Err)
 		}
-		diff(t, "fds open among 3…9 after the call", []int{3, 4}, r.OpenAfter)
+		// The runtime may hold fds of its own above them by now.
+		if !contains(r.OpenAfter, 3) || !contains(r.OpenAfter, 4) {
+			t.Errorf("fds open among 3…9 after the call: %v; want the inherited 3 and 4 left open", r.OpenAfter)
+		}
 		diff(t, "fds left without FD_CLOEXEC", []int(nil), r.NotCloexec)
 	})
 }
