@@ -18,15 +18,13 @@ import (
 	"time"
 
 	"github.com/go-activation/activation"
+	"github.com/go-activation/activation/internal/fdname"
 	"github.com/go-activation/activation/internal/storedlisteners"
 	"github.com/go-activation/activation/notify"
 )
 
 // namePrefix starts the names of the connections Serve stores.
 const namePrefix = "graceful/"
-
-// maxNameLen is the longest file descriptor name systemd accepts.
-const maxNameLen = 255
 
 // ConnName returns the name under which [Serve] keeps the idle connections
 // of a listener on addr in the manager's file descriptor store, and under
@@ -62,7 +60,7 @@ func ConnName(addr net.Addr) string {
 			b.WriteByte(c)
 		}
 	}
-	if b.Len() > maxNameLen || !validNetwork(addr.Network()) {
+	if b.Len() > fdname.MaxLen || !validNetwork(addr.Network()) {
 		// The network's length keeps the pair apart from other pairs.
 		sum := sha256.Sum256([]byte(strconv.Itoa(len(addr.Network())) + " " + addr.Network() + "/" + s))
 		return namePrefix + "%sha256=" + hex.EncodeToString(sum[:])

@@ -3,6 +3,8 @@ package notify
 import (
 	"fmt"
 	"strings"
+
+	"github.com/go-activation/activation/internal/sdnum"
 )
 
 // addrKind says which kind of socket NOTIFY_SOCKET names.
@@ -97,7 +99,7 @@ func parseVsock(s string) (address, error) {
 	if !ok {
 		return address{}, addressError(s, "want vsock:CID:PORT")
 	}
-	port, err := parseUint(portText, 32)
+	port, err := sdnum.ParseUint(portText, 32)
 	if err != nil {
 		return address{}, addressError(s, fmt.Sprintf("vsock port %q: %v", portText, err))
 	}
@@ -115,7 +117,7 @@ func parseVsock(s string) (address, error) {
 	case "", "any", "-1":
 		cid = cidAny
 	default:
-		if cid, err = parseUint(cidText, 32); err != nil {
+		if cid, err = sdnum.ParseUint(cidText, 32); err != nil {
 			return address{}, addressError(s, fmt.Sprintf("vsock CID %q: %v", cidText, err))
 		}
 	}

@@ -5,11 +5,10 @@ import (
 	"net"
 	"os"
 
+	"github.com/go-activation/activation/internal/fdname"
+	"github.com/go-activation/activation/internal/sdnum"
 	"github.com/go-activation/activation/internal/storedlisteners"
 )
-
-// maxNameLen is the longest file descriptor name systemd accepts.
-const maxNameLen = 255
 
 // StoreEnabled reports whether the manager offers a file descriptor store to
 // this process: NOTIFY_SOCKET is set and $FDSTORE holds a number above 0
@@ -52,7 +51,7 @@ func storeMax(lookupEnv func(string) (string, bool)) int {
 	if !ok {
 		return 0
 	}
-	n, err := parseUint(value, 31)
+	n, err := sdnum.ParseUint(value, 31)
 	if err != nil {
 		return 0
 	}
@@ -174,19 +173,11 @@ func storeFiler(name, what string, v any) (bool, error) {
 	return store(name, false, []*os.File{f})
 }
 
-// validName reports whether systemd accepts name as a file descriptor name
-// (fdname_is_valid): at most 255 bytes, each from 32 to 126, none ':'.
+// validName reports whether systemd accepts name as a file descriptor
+// name (fdname_is_valid).
 func validName(name string) error {
-	if len(name) > maxNameLen {
-		return fmt.Errorf("notify: file descriptor name %q is %d bytes long, at most %d are allowed", name, len(name), maxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case c < ' ' || c > '~':
-			return fmt.Errorf("notify: file descriptor name %q holds byte %#02x at offset %d: only printable ASCII is allowed", name, c, i)
-		case c == ':':
-			return fmt.Errorf("notify: file descriptor name %q holds ':' at offset %d", name, i)
-		}
+	if err := fdname.Check(name); err != nil {
+		return fmt.Errorf("notify: file descriptor name %q %w", name, err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"github.com/go-activation/activation/internal/sdnum"
 )
 
 // WatchdogEnabled reports the watchdog interval the manager expects pings
@@ -29,7 +31,7 @@ func watchdogInterval(lookupEnv func(string) (string, bool), pid int) (time.Dura
 	if !ok {
 		return 0, nil
 	}
-	usec, err := parseUint(usecText, 64)
+	usec, err := sdnum.ParseUint(usecText, 64)
 	if err != nil {
 		return 0, fmt.Errorf("notify: invalid WATCHDOG_USEC %q: %w", usecText, err)
 	}
@@ -37,13 +39,13 @@ func watchdogInterval(lookupEnv func(string) (string, bool), pid int) (time.Dura
 		return 0, fmt.Errorf("notify: invalid WATCHDOG_USEC %q: want a finite number of microseconds above 0", usecText)
 	}
 	if usec > math.MaxInt64/uint64(time.Microsecond) {
-		return 0, fmt.Errorf("notify: invalid WATCHDOG_USEC %q: %w for a time.Duration", usecText, errRange)
+		return 0, fmt.Errorf("notify: invalid WATCHDOG_USEC %q: %w for a time.Duration", usecText, sdnum.ErrRange)
 	}
 	if pidText, ok := lookupEnv("WATCHDOG_PID"); ok {
 		// systemd's parse_pid: an unsigned long that fits a pid_t, above 0.
-		p, err := parseUint(pidText, 64)
+		p, err := sdnum.ParseUint(pidText, 64)
 		if err == nil && (p == 0 || p > math.MaxInt32) {
-			err = errRange
+			err = sdnum.ErrRange
 		}
 		if err != nil {
 			return 0, fmt.Errorf("notify: invalid WATCHDOG_PID %q: %w", pidText, err)
