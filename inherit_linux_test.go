@@ -3,10 +3,15 @@ package activation_test
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/go-activation/activation"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,4 +101,85 @@ func pingSocket(t *testing.T) *os.File {
 	f := os.NewFile(uintptr(fd), "ping")
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+func init() {
+	scenarios["syscalls"] = func(r *report) {
+		runtime.LockOSThread()
+		syscall.Write(-1, []byte("activation-marker-begin"))
+		_, err := activation.Files()
+		syscall.Write(-1, []byte("activation-marker-end"))
+		if err != nil {
+			r.line("%v", err)
+		}
+	}
+}
+
+// The README quotes what LISTEN_FDS=2000000000 with one fd costs in
+// system calls; strace counts them between two markers the child writes.
+func TestAHugeLISTEN_FDSCostsTheSystemCallsTheREADMESays(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		msg := "strace is needed to count system calls (Debian package strace): " + err.Error()
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	words := map[string]int{"three": 3, "four": 4, "five": 5, "six": 6}
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`LISTEN_FDS=2000000000` + "`" + ` with one real fd\s+costs (\w+) system calls \(([^)]*)\)`).FindSubmatch(b)
+	if m == nil || words[string(m[1])] == 0 {
+		t.Fatalf("README.md does not say what LISTEN_FDS=2000000000 costs in system calls")
+	}
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := childCommand(childProc{files: filesOf(pipeReader(t)), env: []string{"LISTEN_PID=self", "LISTEN_FDS=2000000000"}})
+	cmd.Args = append([]string{strace, "-f", "-qq", "-o", trace}, cmd.Args...)
+	cmd.Path = strace
+	r := runCmd(t, "syscalls", cmd)
+	if len(r.Lines) != 1 || !strings.Contains(r.Lines[0], "fd 4 is not open") {
+		t.Fatalf("the call said %q, want the error at fd 4", r.Lines)
+	}
+	out, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := markedSyscalls(t, string(out))
+	if got, want := len(calls), words[string(m[1])]; got != want {
+		t.Errorf("the call made %d system calls %q; README.md says %s (%s)", got, calls, m[1], m[2])
+	}
+}
+
+// markedSyscalls returns the names of the system calls the thread that
+// wrote the begin marker made before the end marker, less the Go
+// runtime's own housekeeping, which lands on any thread at any time.
+func markedSyscalls(t *testing.T, trace string) []string {
+	t.Helper()
+	housekeeping := map[string]bool{"futex": true, "nanosleep": true, "rt_sigreturn": true, "rt_sigprocmask": true,
+		"sched_yield": true, "mmap": true, "munmap": true, "madvise": true, "mprotect": true, "clone": true, "clone3": true,
+		"gettid": true, "tgkill": true, "sigaltstack": true, "epoll_pwait": true, "epoll_wait": true}
+	tid := ""
+	var calls []string
+	for _, line := range strings.Split(trace, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch {
+		case tid == "" && strings.Contains(line, "activation-marker-begin"):
+			tid = f[0]
+		case tid == "" || f[0] != tid || strings.HasPrefix(f[1], "<..."):
+		case strings.Contains(line, "activation-marker-end"):
+			return calls
+		default:
+			if name, _, ok := strings.Cut(f[1], "("); ok && !housekeeping[name] {
+				calls = append(calls, name)
+			}
+		}
+	}
+	t.Fatalf("no markers in the trace:\n%s", trace)
+	return nil
 }

@@ -118,6 +118,9 @@ func TestSameAnswersAsLibsystemd(t *testing.T) {
 		}
 	}
 	t.Logf("%d environments compared with libsystemd", len(cases))
+	if quoted := readmeNumber(t, `on the same (\d+) environments`); quoted != len(cases) {
+		t.Errorf("README.md says the comparison covers %d environments; it covers %d", quoted, len(cases))
+	}
 }
 
 // markedAfterGap is libsystemd's report with the one deliberate
