@@ -39,8 +39,9 @@ func Example() {
 	}
 
 	// … until asked to stop: say so, then finish the requests in progress
-	// and exit. http.Server.Shutdown alone would drop a request it reads
-	// just after it began: examples/notify-service shows how to lose none.
+	// and exit. http.Server.Shutdown alone would drop (with Go 1.26) a
+	// request it reads just after it began: examples/notify-service shows
+	// how to lose none.
 	notify.Stopping()
 }
 
