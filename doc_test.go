@@ -76,3 +76,34 @@ func TestDocumentLinksResolve(t *testing.T) {
 		}
 	}
 }
+
+// The benchmark command's doc and bench/README.md name every flag the
+// command has, and no other.
+func TestTheBenchReportFlagsAreDocumented(t *testing.T) {
+	src, err := os.ReadFile("bench/cmd/report/main_linux.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []string
+	for _, m := range regexp.MustCompile(`fs\.(?:Int|String|Duration|Uint64|Bool)\("([a-z-]+)"`).FindAllStringSubmatch(string(src), -1) {
+		flags = append(flags, m[1])
+	}
+	if len(flags) < 10 {
+		t.Fatalf("found %d flags in bench/cmd/report/main_linux.go", len(flags))
+	}
+	for _, doc := range []string{"bench/cmd/report/doc.go", "bench/README.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := map[string]bool{}
+		for _, m := range regexp.MustCompile("[`\\s]-([a-z][a-z-]*)").FindAllStringSubmatch(string(b), -1) {
+			named[m[1]] = true
+		}
+		for _, f := range flags {
+			if !named[f] {
+				t.Errorf("%s does not name the flag -%s", doc, f)
+			}
+		}
+	}
+}

@@ -3,13 +3,12 @@
 // writes a Markdown report to standard output. Run it from the bench
 // directory:
 //
-//	go run ./cmd/report             # the full run (a few minutes)
-//	go run ./cmd/report -quick      # a smoke run (well under a minute)
-//	go run ./cmd/report -out results
+//	go run ./cmd/report -out results    # full run: 2–3 minutes on 2 cores
+//	go run ./cmd/report -quick          # smoke run: a few seconds, figures not meaningful
 //
 // Flags: -children, -n, -strace-runs, -hostile-runs, -hostile-timeout,
-// -hostile-mem, -requests, -concurrency, -rounds, -starts, -sections, -out
-// and -quick; see -h. It needs Linux, /usr/bin/strace,
+// -hostile-mem, -requests, -concurrency, -rounds, -starts, -retry,
+// -sections, -out and -quick; see -h and bench/README.md. It needs Linux, /usr/bin/strace,
 // /usr/bin/systemd-socket-activate and the go command (it builds the
 // cold-start servers in ./coldstart).
 //
