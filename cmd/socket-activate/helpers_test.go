@@ -57,6 +57,8 @@ func helper(name string) int {
 	switch name {
 	case "report":
 		err = reportAndServe()
+	case "view":
+		err = viewAndServe()
 	case "conn":
 		err = answerConn()
 	case "inetd":
@@ -116,9 +118,7 @@ func describeFD(fd int) string {
 	return d
 }
 
-// reportAndServe prints a report on stdout, then answers every request
-// ("a line in, "pid PID fd FD" out) on every stream or datagram socket
-// until SIGTERM or SIGINT, or until SA_TEST_EXIT_AFTER requests.
+// reportAndServe prints a report on stdout, then serves every socket.
 func reportAndServe() error {
 	n, err := listenFDs()
 	if err != nil {
@@ -143,7 +143,15 @@ func reportAndServe() error {
 		return err
 	}
 	fmt.Printf("%s\n", out)
+	serve(n)
+	return nil
+}
 
+// serve answers every request on fds 3 … 3+n-1 until SIGTERM or SIGINT,
+// or until SA_TEST_EXIT_AFTER requests: on a stream socket a line in and
+// "pid PID fd FD" out, on a datagram socket a datagram in and the same
+// out.
+func serve(n int) {
 	exitAfter, _ := strconv.Atoi(os.Getenv(exitEnv))
 	s := &server{exitAfter: exitAfter, done: make(chan struct{})}
 	sigs := make(chan os.Signal, 1)
@@ -168,10 +176,9 @@ func reportAndServe() error {
 	case <-s.done:
 	}
 	s.stop()
-	return nil
 }
 
-// server answers requests for reportAndServe.
+// server answers requests for serve.
 type server struct {
 	exitAfter   int
 	listeners   []net.Listener

@@ -42,15 +42,26 @@ type proc struct {
 }
 
 // startProc runs socket-activate with args, with SA_COPY and SA_SECRET
-// added to its environment.
+// added to its environment, in a process group of its own.
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "SA_COPY=copied", "SA_SECRET=1", noRaceSleep)
+	return startCommand(t, exe, []string{runMainEnv + "=1"}, args...)
+}
+
+// startCommand runs path with args and this process's environment plus
+// env, SA_COPY and SA_SECRET, in a process group of its own, which the
+// cleanup kills if the process leaves it behind.
+func startCommand(t *testing.T, path string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	// As when run through PATH: the messages of getopt_long start with it.
+	cmd.Args[0] = filepath.Base(path)
+	cmd.Env = append(append(os.Environ(), env...), "SA_COPY=copied", "SA_SECRET=1", noRaceSleep)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -85,10 +96,13 @@ func startProc(t *testing.T, args ...string) *proc {
 				<-p.done
 			}
 		}
+		// Programs the activator left behind, in its group, which no
+		// other process can have taken while the group has members.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		outR.Close()
 		errR.Close()
 		if t.Failed() {
-			t.Logf("socket-activate stderr:\n%s", p.stderr.Text())
+			t.Logf("%s stderr:\n%s", filepath.Base(path), p.stderr.Text())
 		}
 	})
 	return p
@@ -514,7 +528,7 @@ func TestSetupErrorsExitWithStatus1(t *testing.T) {
 	}, {
 		name:   "an unknown option",
 		args:   []string{"--bogus", "-l", "0", exe},
-		stderr: `unknown option "--bogus" (see --help)`,
+		stderr: "unrecognized option '--bogus'",
 	}}
 	if runtime.GOOS != "linux" {
 		tests = append(tests, setupCase{

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +57,22 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"--notify", "--now", "--restart", "prog"},
 		want: options{notify: true, now: true, restart: true, argv: []string{"prog"}},
 	}, {
+		name: "a long option may be abbreviated to a unique prefix",
+		args: []string{"--list=80", "--acc", "--fdn", "web", "--inet", "prog"},
+		want: options{listen: []string{"80"}, accept: true, fdnames: []string{"web"}, inetd: true, argv: []string{"prog"}},
+	}, {
+		name: "an exact name wins over longer names it starts",
+		args: []string{"--now", "--notify", "-l", "80", "prog"},
+		want: options{now: true, notify: true, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "--environment is the older name of --setenv, and --e abbreviates it",
+		args: []string{"--environment=A=1", "--e", "B=2", "--env=C", "-l", "80", "prog"},
+		want: options{setenv: []string{"A=1", "B=2", "C="}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "a long option takes the next argument as its value even if it starts with -",
+		args: []string{"--listen", "-80", "--fdname", "--now", "prog"},
+		want: options{listen: []string{"-80"}, fdnames: []string{"--now"}, argv: []string{"prog"}},
+	}, {
 		name: "help needs nothing else",
 		args: []string{"-h"},
 		want: options{help: true},
@@ -92,11 +109,21 @@ func TestParseArgsRejects(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"an unknown long option", []string{"--listen-all", "prog"}, `unknown option "--listen-all" (see --help)`},
-		{"an unknown short option", []string{"-x", "prog"}, `unknown option "-x" (see --help)`},
+		{"an unknown long option", []string{"--listen-all", "prog"}, "unrecognized option '--listen-all'"},
+		{"an unknown long option with a value, quoted whole", []string{"--bogus=1", "prog"}, "unrecognized option '--bogus=1'"},
+		{"an unknown short option", []string{"-x", "prog"}, "invalid option -- 'x'"},
+		{"an unknown short option in a bundle", []string{"-ax", "prog"}, "invalid option -- 'x'"},
+		{"a NUL byte, which is no option letter", []string{"-\x00", "prog"}, "invalid option -- '\x00'"},
 		{"an -l after the program, which belongs to the program", []string{"prog", "-l", "80"}, ""},
-		{"-l at the end without a value", []string{"-l"}, "option -l needs a value (see --help)"},
-		{"a value given to a flag", []string{"--now=1", "-l", "80", "prog"}, `option "--now" takes no value (see --help)`},
+		{"-l at the end without a value", []string{"-l"}, "option requires an argument -- 'l'"},
+		{"--listen at the end without a value", []string{"--listen"}, "option '--listen' requires an argument"},
+		{"an abbreviation at the end without a value, named in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
+		{"a value given to a flag", []string{"--now=1", "-l", "80", "prog"}, "option '--now' doesn't allow an argument"},
+		{"a value given to an abbreviated flag, named in full", []string{"--acc=1", "-l", "80", "prog"}, "option '--accept' doesn't allow an argument"},
+		{"an abbreviation of two of systemd-socket-activate's options", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an ambiguous abbreviation with a value, quoted whole", []string{"--se=1", "prog"}, "option '--se=1' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an abbreviation of two of socket-activate's own options", []string{"--n", "prog"}, "option '--n' is ambiguous; possibilities: '--now' '--notify'"},
+		{"an empty name, which every option starts with", []string{"--=x", "prog"}, "option '--=x' is ambiguous; possibilities: '--help' '--version' '--datagram' '--seqpacket' '--listen' '--accept' '--setenv' '--environment' '--fdname' '--inetd' '--now' '--restart' '--notify'"},
 		{"an empty variable name", []string{"-E", "=1", "-l", "80", "prog"}, `bad environment variable "=1" in --setenv (see --help)`},
 		{"a name with a control character", []string{"--fdname=a\tb", "-l", "80", "prog"}, `bad fd name "a\tb" in --fdname: at most 255 printable ASCII characters (see --help)`},
 		{"a name longer than 255 bytes", []string{"--fdname=" + strings.Repeat("n", 256), "-l", "80", "prog"}, `bad fd name "` + strings.Repeat("n", 256) + `" in --fdname: at most 255 printable ASCII characters (see --help)`},
@@ -119,6 +146,62 @@ func TestParseArgsRejects(t *testing.T) {
 			}
 			if err == nil || err.Error() != tt.want || !errors.Is(err, errUsage) {
 				t.Errorf("parseArgs(%q) = %v, want %q wrapping errUsage", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAbbreviationsOfSystemdOptionsKeepTheirMeaning(t *testing.T) {
+	// An option of socket-activate's own that shares a prefix with one of
+	// systemd-socket-activate's, as a later option may.
+	table := append(slices.Clip(optionTable), option{long: "fdstore-max", arg: "N", doc: "test", value: func(*options, string) error { return nil }})
+	tests := []struct {
+		arg, want string // want: the option found, or the error
+	}{
+		{"--f", "fdname"},
+		{"--fd", "fdname"},
+		{"--fdn", "fdname"},
+		{"--fds", "fdstore-max"},
+		{"--fdstore-max", "fdstore-max"},
+		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"--e", "environment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg+" is "+tt.want, func(t *testing.T) {
+			name, _, _ := strings.Cut(tt.arg[2:], "=")
+			opt, err := lookupLong(table, name, tt.arg)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			} else {
+				got = opt.long
+			}
+			if got != tt.want {
+				t.Errorf("lookupLong(%q) = %q, want %q", tt.arg, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOptionTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, opt := range optionTable {
+		t.Run("--"+opt.long, func(t *testing.T) {
+			if seen[opt.long] || (opt.short != 0 && seen[string(opt.short)]) {
+				t.Errorf("--%s or -%c is in the table twice", opt.long, opt.short)
+			}
+			seen[opt.long], seen[string(opt.short)] = true, opt.short != 0
+			if (opt.flag == nil) == (opt.value == nil) {
+				t.Errorf("--%s needs exactly one of flag and value", opt.long)
+			}
+			if (opt.value != nil) != (opt.arg != "") {
+				t.Errorf("--%s: a value needs a name in --help, and a flag none", opt.long)
+			}
+			if opt.alias == "" && opt.doc == "" {
+				t.Errorf("--%s has no text for --help", opt.long)
+			}
+			if opt.alias != "" && !slices.ContainsFunc(optionTable, func(o option) bool { return o.long == opt.alias && o.alias == "" }) {
+				t.Errorf("--%s is an alias of --%s, which is not in the table", opt.long, opt.alias)
 			}
 		})
 	}

@@ -5,38 +5,21 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// usage is printed by -h and --help.
-const usage = `Usage: socket-activate [OPTIONS...] PROGRAM [ARGS...]
+// usageHead and usageTail surround the option table in --help.
+const (
+	usageHead = `Usage: socket-activate [OPTIONS...] PROGRAM [ARGS...]
        socket-activate --notify --now [OPTIONS...] PROGRAM [ARGS...]
 
 Listen on sockets and start PROGRAM with them, passed by the systemd
 socket activation protocol (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES).
 
 Options:
-  -h, --help                  Show this help and exit
-      --version               Print the version and exit
-  -l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
-  -d, --datagram              Listen on datagram sockets instead of stream sockets
-      --seqpacket             Listen on SOCK_SEQPACKET sockets (unix addresses)
-  -a, --accept                Accept each connection and start one PROGRAM per
-                              connection, with the connection on fd 3
-  -E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
-      --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES (one name is
-                              used for every fd)
-      --inetd                 Pass the socket as stdin and stdout instead,
-                              without LISTEN_* variables
-      --now                   Start PROGRAM at once, not at the first
-                              connection or datagram
-      --restart               Start PROGRAM again when it exits or when
-                              socket-activate gets SIGHUP; the sockets stay open
-      --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
-                              keep fds sent with FDSTORE=1 for the next start
-                              (an fd that hangs up is dropped, unless sent
-                              with FDPOLL=0)
-
+`
+	usageTail = `
 Addresses:
   PORT                        every address, IPv6 and IPv4 (dual stack)
   IP:PORT                     an IPv4 address, e.g. 127.0.0.1:8080
@@ -55,6 +38,10 @@ Without -l, --notify --now runs a PROGRAM that opens its own sockets and
 keeps them in the fd store: the first start gets no LISTEN_* variables,
 later starts get the stored fds.
 `
+)
+
+// usage is printed by -h and --help.
+var usage = usageHead + optionHelp(optionTable) + usageTail
 
 // options is the parsed command line.
 type options struct {
@@ -70,18 +57,79 @@ type options struct {
 	restart       bool
 	notify        bool
 	argv          []string // PROGRAM and its arguments
+
+	getenv func(string) string // supplies the values of -E VAR
+}
+
+// An option is one entry of optionTable: the parser, --help and the
+// documentation all read it.
+type option struct {
+	long  string // the name after "--"
+	short byte   // the letter after "-", or 0
+	arg   string // the value's name in --help, such as "ADDR"; "" for a flag
+	// systemd marks the options systemd-socket-activate has: an
+	// abbreviation it accepts keeps its meaning here, even where one of
+	// socket-activate's own options shares the prefix.
+	systemd bool
+	// alias names the option this one is another name for, with the same
+	// flag or value function; an alias is not shown in --help.
+	alias string
+	doc   string // --help's text; "\n" starts a new line
+
+	flag  func(o *options)                 // for an option without a value
+	value func(o *options, v string) error // for an option with one
+}
+
+// optionTable lists every option, in the order of --help. The options of
+// systemd-socket-activate come first, in its order, which the list of
+// possibilities for an ambiguous abbreviation follows as getopt_long's
+// does. Adding an option is adding an entry here.
+var optionTable = []option{
+	{long: "help", short: 'h', systemd: true, doc: "Show this help and exit",
+		flag: func(o *options) { o.help = true }},
+	{long: "version", systemd: true, doc: "Print the version and exit",
+		flag: func(o *options) { o.version = true }},
+	{long: "datagram", short: 'd', systemd: true, doc: "Listen on datagram sockets instead of stream sockets",
+		flag: func(o *options) { o.datagram = true }},
+	{long: "seqpacket", systemd: true, doc: "Listen on SOCK_SEQPACKET sockets (unix addresses)",
+		flag: func(o *options) { o.seqpacket = true }},
+	{long: "listen", short: 'l', arg: "ADDR", systemd: true, doc: "Listen on ADDR (repeatable; fds 3, 4, ... in order)",
+		value: func(o *options, v string) error { o.listen = append(o.listen, v); return nil }},
+	{long: "accept", short: 'a', systemd: true, doc: "Accept each connection and start one PROGRAM per\nconnection, with the connection on fd 3",
+		flag: func(o *options) { o.accept = true }},
+	{long: "setenv", short: 'E', arg: "VAR[=VALUE]", systemd: true, doc: "Pass VAR to PROGRAM (VAR alone copies our value)",
+		value: (*options).addEnv},
+	{long: "environment", arg: "VAR[=VALUE]", systemd: true, alias: "setenv", value: (*options).addEnv},
+	{long: "fdname", arg: "NAME[:NAME...]", systemd: true, doc: "Name the fds in LISTEN_FDNAMES (one name is\nused for every fd)",
+		value: (*options).addNames},
+	{long: "inetd", systemd: true, doc: "Pass the socket as stdin and stdout instead,\nwithout LISTEN_* variables",
+		flag: func(o *options) { o.inetd = true }},
+	{long: "now", doc: "Start PROGRAM at once, not at the first\nconnection or datagram",
+		flag: func(o *options) { o.now = true }},
+	{long: "restart", doc: "Start PROGRAM again when it exits or when\nsocket-activate gets SIGHUP; the sockets stay open",
+		flag: func(o *options) { o.restart = true }},
+	{long: "notify", doc: "Give PROGRAM a NOTIFY_SOCKET: print READY=1 and\nkeep fds sent with FDSTORE=1 for the next start\n(an fd that hangs up is dropped, unless sent\nwith FDPOLL=0)",
+		flag: func(o *options) { o.notify = true }},
 }
 
 // errUsage marks errors in the command line.
 var errUsage = errors.New("see --help")
 
-// parseArgs parses args (without the command name) the way getopt_long does
-// with a leading "+": options stop at the first argument that is not an
-// option, or after "--". Short options may be bundled (-ad) and take their
-// value attached (-l8080) or as the next argument; long options take it after
-// "=" or as the next argument. getenv supplies the values for -E VAR.
+// getoptError is a command-line error worded as getopt_long words it.
+type getoptError string
+
+func (e getoptError) Error() string { return string(e) }
+func (e getoptError) Unwrap() error { return errUsage }
+
+// parseArgs parses args (without the command name) as getopt_long does
+// with a leading "+", and with its messages: options stop at the first
+// argument that is not an option, or after "--". Short options may be
+// bundled (-ad) and take their value attached (-l8080) or as the next
+// argument; long options take it after "=" or as the next argument, and
+// may be abbreviated to any unique prefix (--acc, --fdn=web). getenv
+// supplies the values for -E VAR.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{}
+	o := &options{getenv: getenv}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -92,67 +140,53 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 			o.argv = args[i:]
 			break
 		}
-		// value returns the option's value: inline (after "=" or attached
-		// to a short option) or the next argument.
-		value := func(name, inline string, hasInline bool) (string, error) {
-			if hasInline {
-				return inline, nil
-			}
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("option %s needs a value (%w)", name, errUsage)
-			}
-			i++
-			return args[i], nil
-		}
 		if strings.HasPrefix(arg, "--") {
 			name, inline, hasInline := strings.Cut(arg[2:], "=")
-			var takesValue bool
-			switch name {
-			case "listen", "setenv", "fdname":
-				takesValue = true
-			case "help", "version", "datagram", "seqpacket", "accept", "inetd", "now", "restart", "notify":
-			default:
-				return nil, fmt.Errorf("unknown option %q (%w)", "--"+name, errUsage)
-			}
-			if !takesValue {
-				if hasInline {
-					return nil, fmt.Errorf("option %q takes no value (%w)", "--"+name, errUsage)
-				}
-				o.setFlag(name)
-				continue
-			}
-			v, err := value("--"+name, inline, hasInline)
+			opt, err := lookupLong(optionTable, name, arg)
 			if err != nil {
 				return nil, err
 			}
-			if err := o.setValue(name, v, getenv); err != nil {
+			if opt.flag != nil {
+				if hasInline {
+					return nil, getoptError(fmt.Sprintf("option '--%s' doesn't allow an argument", opt.long))
+				}
+				opt.flag(o)
+				continue
+			}
+			if !hasInline {
+				if i+1 >= len(args) {
+					return nil, getoptError(fmt.Sprintf("option '--%s' requires an argument", opt.long))
+				}
+				i++
+				inline = args[i]
+			}
+			if err := opt.value(o, inline); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		// A bundle of short options.
+		// A bundle of short options; one that takes a value ends it.
 		for j := 1; j < len(arg); j++ {
-			c := arg[j]
-			switch c {
-			case 'h':
-				o.setFlag("help")
-			case 'd':
-				o.setFlag("datagram")
-			case 'a':
-				o.setFlag("accept")
-			case 'l', 'E':
-				name := map[byte]string{'l': "listen", 'E': "setenv"}[c]
-				v, err := value("-"+string(c), arg[j+1:], j+1 < len(arg))
-				if err != nil {
-					return nil, err
-				}
-				if err := o.setValue(name, v, getenv); err != nil {
-					return nil, err
-				}
-				j = len(arg)
-			default:
-				return nil, fmt.Errorf("unknown option %q (%w)", "-"+string(c), errUsage)
+			opt := lookupShort(arg[j])
+			if opt == nil {
+				return nil, getoptError(fmt.Sprintf("invalid option -- '%c'", arg[j]))
 			}
+			if opt.flag != nil {
+				opt.flag(o)
+				continue
+			}
+			v := arg[j+1:]
+			if v == "" {
+				if i+1 >= len(args) {
+					return nil, getoptError(fmt.Sprintf("option requires an argument -- '%c'", arg[j]))
+				}
+				i++
+				v = args[i]
+			}
+			if err := opt.value(o, v); err != nil {
+				return nil, err
+			}
+			break
 		}
 	}
 	if o.help || o.version {
@@ -161,51 +195,121 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	return o, o.check()
 }
 
-// setFlag records a boolean option by its long name.
-func (o *options) setFlag(name string) {
-	switch name {
-	case "help":
-		o.help = true
-	case "version":
-		o.version = true
-	case "datagram":
-		o.datagram = true
-	case "seqpacket":
-		o.seqpacket = true
-	case "accept":
-		o.accept = true
-	case "inetd":
-		o.inetd = true
-	case "now":
-		o.now = true
-	case "restart":
-		o.restart = true
-	case "notify":
-		o.notify = true
+// lookupLong finds the option of table that name, the text of arg between
+// "--" and any "=", selects: the option of that name, or else the one option whose
+// name starts with it, as getopt_long finds it. An alias and the option it
+// names count as one. When the prefix fits several options and exactly
+// one of them is an option of systemd-socket-activate, that one is taken,
+// so that its abbreviations mean here what they mean there.
+func lookupLong(table []option, name, arg string) (*option, error) {
+	// As getopt_long, keep the first match and every later one that is
+	// not the same option as the first.
+	var found []*option
+	for i := range table {
+		opt := &table[i]
+		if opt.long == name {
+			return opt, nil
+		}
+		if strings.HasPrefix(opt.long, name) && (len(found) == 0 || opt.target() != found[0].target()) {
+			found = append(found, opt)
+		}
 	}
+	if systemd := systemdTargets(found); len(found) > 1 && len(systemd) == 1 {
+		return systemd[0], nil
+	}
+	switch len(found) {
+	case 0:
+		return nil, getoptError(fmt.Sprintf("unrecognized option '%s'", arg))
+	case 1:
+		return found[0], nil
+	}
+	msg := fmt.Sprintf("option '%s' is ambiguous; possibilities:", arg)
+	for _, opt := range found {
+		msg += " '--" + opt.long + "'"
+	}
+	return nil, getoptError(msg)
 }
 
-// setValue records an option that takes a value, by its long name.
-func (o *options) setValue(name, v string, getenv func(string) string) error {
-	switch name {
-	case "listen":
-		o.listen = append(o.listen, v)
-	case "setenv":
-		key, val, ok := strings.Cut(v, "=")
-		if !ok {
-			val = getenv(key)
+// systemdTargets returns the options of systemd-socket-activate in found,
+// one per option they stand for.
+func systemdTargets(found []*option) []*option {
+	var sd []*option
+	for _, opt := range found {
+		if opt.systemd && !slices.ContainsFunc(sd, func(s *option) bool { return s.target() == opt.target() }) {
+			sd = append(sd, opt)
 		}
-		if !validEnvName(key) {
-			return fmt.Errorf("bad environment variable %q in --setenv (%w)", v, errUsage)
+	}
+	return sd
+}
+
+// target is the long name of the option opt stands for.
+func (opt *option) target() string {
+	if opt.alias != "" {
+		return opt.alias
+	}
+	return opt.long
+}
+
+// lookupShort returns the option with the letter c, or nil.
+func lookupShort(c byte) *option {
+	for i := range optionTable {
+		if c != 0 && optionTable[i].short == c {
+			return &optionTable[i]
 		}
-		o.setenv = setEnv(o.setenv, key, val)
-	case "fdname":
-		for _, n := range strings.Split(v, ":") {
-			if !validFDName(n) {
-				return fmt.Errorf("bad fd name %q in --fdname: at most 255 printable ASCII characters (%w)", n, errUsage)
+	}
+	return nil
+}
+
+// optionHelp formats the options of table for --help: the option in the
+// first 30 columns, its text after.
+func optionHelp(table []option) string {
+	const column = 30
+	var b strings.Builder
+	for _, opt := range table {
+		if opt.alias != "" {
+			continue
+		}
+		left := "      --" + opt.long
+		if opt.short != 0 {
+			left = "  -" + string(opt.short) + ", --" + opt.long
+		}
+		if opt.arg != "" {
+			left += "=" + opt.arg
+		}
+		for i, line := range strings.Split(opt.doc, "\n") {
+			if i == 0 {
+				b.WriteString(left)
+				b.WriteString(strings.Repeat(" ", max(column-len(left), 1)))
+			} else {
+				b.WriteString(strings.Repeat(" ", column))
 			}
-			o.fdnames = append(o.fdnames, n)
+			b.WriteString(line)
+			b.WriteString("\n")
 		}
+	}
+	return b.String()
+}
+
+// addEnv records -E VAR=VALUE, or -E VAR with our value of VAR.
+func (o *options) addEnv(v string) error {
+	key, val, ok := strings.Cut(v, "=")
+	if !ok {
+		val = o.getenv(key)
+	}
+	if !validEnvName(key) {
+		return fmt.Errorf("bad environment variable %q in --setenv (%w)", v, errUsage)
+	}
+	o.setenv = setEnv(o.setenv, key, val)
+	return nil
+}
+
+// addNames records the names of one --fdname.
+func (o *options) addNames(v string) error {
+	for _, n := range strings.Split(v, ":") {
+		if !validFDName(n) {
+			return fmt.Errorf("bad fd name %q in --fdname: at most 255 printable ASCII characters (%w)", n, errUsage)
+		}
+		o.fdnames = append(o.fdnames, n)
 	}
 	return nil
 }

@@ -1,0 +1,79 @@
+//go:build unix
+
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// pick returns the entries of env for keys, "(unset)" for those missing.
+func pick(env map[string]string, keys ...string) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		v, ok := env[k]
+		if !ok {
+			v = "(unset)"
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func TestLongOptionsAbbreviateAsGetoptLongDoes(t *testing.T) {
+	dir := shortTempDir(t)
+	errorCases := []struct {
+		name string
+		args []string
+		want string // after "NAME: "
+	}{
+		{"an abbreviation of two options is ambiguous", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an unknown option is quoted with its value", []string{"--bogus=1", "prog"}, "unrecognized option '--bogus=1'"},
+		{"a value for an abbreviated flag names the flag in full", []string{"--acc=1", "prog"}, "option '--accept' doesn't allow an argument"},
+		{"an abbreviation without its value names the option in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
+		{"an unknown letter", []string{"-x", "prog"}, "invalid option -- 'x'"},
+		{"a letter without its value", []string{"-l"}, "option requires an argument -- 'l'"},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, tt := range errorCases {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.start(t, tt.args...)
+					if code := p.exitCode(t); code != 1 {
+						t.Errorf("exit status %d, want 1", code)
+					}
+					waitEOF(t, p.stderr)
+					if got, want := p.stderr.Text(), a.name+": "+tt.want; got != want {
+						t.Errorf("stderr\n%s\nwant\n%s", got, want)
+					}
+				})
+			}
+			t.Run("unique abbreviations select the options", func(t *testing.T) {
+				sock := a.sockPath(dir, "abbr")
+				p := a.start(t, append([]string{"--list=" + sock, "--fdn=web", "--env=SA_ENV=abbreviated"}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				v := readView(t, p)
+				want := map[string]string{"LISTEN_FDS": "1", "LISTEN_FDNAMES": "web", "LISTEN_PID": "self", "SA_ENV": "abbreviated"}
+				if d := diff(want, pick(v.Env, "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "SA_ENV")); d != "" {
+					t.Errorf("program's environment:\n%s", d)
+				}
+			})
+			t.Run("--acc accepts each connection", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.start(t, append([]string{"--acc", "--fdn=x", "-l", sock}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				answer, err := request("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=: fd3=stream\n$`).MatchString(answer) {
+					t.Errorf("answer %q, want pid=PID fds=1 names=x remote=: fd3=stream", strings.TrimSpace(answer))
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,161 @@
+//go:build unix
+
+package main
+
+// The compatibility tests run the same command under socket-activate and,
+// where it is installed, under systemd-socket-activate, and compare what
+// the program sees with one expectation. With CI=true on Linux, a missing
+// systemd-socket-activate fails them; elsewhere they run under
+// socket-activate alone.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// sdActivate is the activator socket-activate stands in for.
+const sdActivate = "/usr/bin/systemd-socket-activate"
+
+// impl is one of the two activators a compatibility test runs.
+type impl struct {
+	name string // how its own messages start: "socket-activate" or "systemd-socket-activate"
+	path string // its executable; "" for this test binary playing socket-activate
+}
+
+// ours is socket-activate, played by this test binary.
+var ours = impl{name: "socket-activate"}
+
+// impls returns socket-activate and, where it is installed,
+// systemd-socket-activate. On Linux with CI=true a missing
+// systemd-socket-activate fails the test instead.
+func impls(t *testing.T) []impl {
+	t.Helper()
+	if _, err := os.Stat(sdActivate); err != nil {
+		if os.Getenv("CI") == "true" && runtime.GOOS == "linux" {
+			t.Fatalf("CI=true and %s is missing (Debian and Ubuntu ship it in the systemd package): %v", sdActivate, err)
+		}
+		t.Logf("%s is missing: running under socket-activate alone", sdActivate)
+		return []impl{ours}
+	}
+	return []impl{ours, {name: "systemd-socket-activate", path: sdActivate}}
+}
+
+// start runs the activator with args, in a process group of its own,
+// with SA_COPY and SA_SECRET added to its environment.
+func (a impl) start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	if a.path == "" {
+		return startProc(t, args...)
+	}
+	return startCommand(t, a.path, nil, args...)
+}
+
+// sockPath returns a unix socket path in dir, one per activator, so that
+// the runs of one test do not share a socket file.
+func (a impl) sockPath(dir, name string) string {
+	return filepath.Join(dir, a.name+"."+name)
+}
+
+// view is what a program found when it started, in terms that do not
+// depend on the activator: the compatibility tests compare it.
+type view struct {
+	Env     map[string]string // LISTEN_PID is "self" when it is the program's pid
+	FDs     []string          // every fd from 3 up it inherited, described by describeAny
+	Ignored []string          // which of SIGHUP and SIGINT it started with ignored
+	Pgid    int               // its process group
+}
+
+// viewAndServe prints the program's view as one JSON line on stdout, then
+// serves the LISTEN_FDS sockets as reportAndServe does.
+func viewAndServe() error {
+	v := view{Env: map[string]string{}, Pgid: unix.Getpgrp()}
+	for _, kv := range os.Environ() {
+		k, val, _ := strings.Cut(kv, "=")
+		if k == "LISTEN_PID" && val == strconv.Itoa(os.Getpid()) {
+			val = "self"
+		}
+		v.Env[k] = val
+	}
+	for _, fd := range inheritedFDs() {
+		v.FDs = append(v.FDs, fmt.Sprintf("%d %s", fd, describeAny(fd)))
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if signal.Ignored(sig) {
+			v.Ignored = append(v.Ignored, sig.String())
+		}
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s\n", out)
+	n, _ := listenFDs()
+	serve(n)
+	return nil
+}
+
+// inheritedFDs returns the fds from 3 up that this process got through
+// exec: open and not close-on-exec, since the Go runtime and this program
+// open every fd close-on-exec. It reads /proc/self/fd where there is one
+// and tries fds 3 to 1023 elsewhere.
+func inheritedFDs() []int {
+	var open []int
+	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
+		for _, e := range entries {
+			if fd, err := strconv.Atoi(e.Name()); err == nil {
+				open = append(open, fd)
+			}
+		}
+	} else {
+		for fd := 3; fd < 1024; fd++ {
+			open = append(open, fd)
+		}
+	}
+	var fds []int
+	for _, fd := range open {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if fd >= 3 && err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
+		}
+	}
+	sort.Ints(fds)
+	return fds
+}
+
+// describeAny describes a socket as describeFD does, and another fd by
+// what /proc says it is or by its file type.
+func describeAny(fd int) string {
+	if _, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err == nil {
+		return describeFD(fd)
+	}
+	if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
+		return target
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("file mode %#o", st.Mode)
+}
+
+// readView waits for the program's view on p's standard output.
+func readView(t *testing.T, p *proc) view {
+	t.Helper()
+	line := p.stdout.Wait(t, `^\{"Env".*`, 1)[0][0]
+	var v view
+	if err := json.Unmarshal([]byte(line), &v); err != nil {
+		t.Fatalf("view %q: %v", line, err)
+	}
+	return v
+}
