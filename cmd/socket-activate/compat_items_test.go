@@ -3,6 +3,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,8 +72,49 @@ func TestLongOptionsAbbreviateAsGetoptLongDoes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=: fd3=stream\n$`).MatchString(answer) {
-					t.Errorf("answer %q, want pid=PID fds=1 names=x remote=: fd3=stream", strings.TrimSpace(answer))
+				if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=: fd3=stream inherited=\[3\]\n$`).MatchString(answer) {
+					t.Errorf("answer %q, want pid=PID fds=1 names=x remote=: fd3=stream inherited=[3]", strings.TrimSpace(answer))
+				}
+			})
+		})
+	}
+}
+
+func TestOnlyTheSocketsReachTheProgram(t *testing.T) {
+	dir := shortTempDir(t)
+	// An fd the activator inherits without being told of it, as a shell's
+	// 7</etc/hostname passes one: fd 7.
+	f, err := os.Create(filepath.Join(dir, "hostname"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files := []*os.File{nil, nil, nil, nil, f}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("the program gets fd 3 and no fd 7", func(t *testing.T) {
+				sock := a.sockPath(dir, "only")
+				p := a.startWith(t, files, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				if d := diff([]string{"3 stream " + sock}, readView(t, p).FDs); d != "" {
+					t.Errorf("the program's fds from 3 up:\n%s", d)
+				}
+			})
+			t.Run("each --accept program gets fd 3 and no fd 7", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.startWith(t, files, append([]string{"-a", "-l", sock}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				for i := range 2 {
+					answer, err := request("unix", sock)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !strings.HasSuffix(answer, " inherited=[3]\n") {
+						t.Errorf("program %d: %q, want it to end inherited=[3]", i+1, answer)
+					}
 				}
 			})
 		})

@@ -55,10 +55,21 @@ func impls(t *testing.T) []impl {
 // with SA_COPY and SA_SECRET added to its environment.
 func (a impl) start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return a.startWith(t, nil, args...)
+}
+
+// startWith runs the activator as start does, with files as its fds 3,
+// 4, … (a nil entry leaves its fd closed).
+func (a impl) startWith(t *testing.T, files []*os.File, args ...string) *proc {
+	t.Helper()
 	if a.path == "" {
-		return startProc(t, args...)
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return startCommand(t, exe, []string{runMainEnv + "=1"}, files, args...)
 	}
-	return startCommand(t, a.path, nil, args...)
+	return startCommand(t, a.path, nil, files, args...)
 }
 
 // sockPath returns a unix socket path in dir, one per activator, so that

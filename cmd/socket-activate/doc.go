@@ -52,7 +52,12 @@
 // # What the program gets
 //
 // The sockets are fds 3, 4, … in the order of the -l flags, blocking and not
-// close-on-exec. The program's environment is built afresh, as
+// close-on-exec. They, stdin, stdout and stderr are all the program gets:
+// socket-activate marks every other fd it inherited close-on-exec when it
+// starts (with close_range(2) where Linux has it, else each fd that
+// /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
+// (7</etc/hostname) reaches no program, as systemd-socket-activate closes
+// such fds. The program's environment is built afresh, as
 // systemd-socket-activate builds it: the -E variables; TERM, PATH, USER and
 // HOME when they are set; LISTEN_FDS; LISTEN_PID, the program's own pid;
 // LISTEN_FDNAMES, always (systemd-socket-activate sets it only with

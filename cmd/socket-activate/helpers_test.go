@@ -252,8 +252,9 @@ func (s *server) servePackets(c net.PacketConn, fd int) {
 }
 
 // answerConn answers the connection on fd 3 (--accept) with what the
-// program got, then exits.
+// program got, the fds it inherited included, then exits.
 func answerConn() error {
+	inherited := inheritedFDs()
 	c, err := net.FileConn(os.NewFile(3, "conn"))
 	if err != nil {
 		return err
@@ -262,8 +263,8 @@ func answerConn() error {
 	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(c, "pid=%d fds=%s names=%s remote=%s:%s fd3=%s\n", os.Getpid(),
-		os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"), os.Getenv("REMOTE_ADDR"), os.Getenv("REMOTE_PORT"), strings.Fields(describeFD(3))[0])
+	_, err = fmt.Fprintf(c, "pid=%d fds=%s names=%s remote=%s:%s fd3=%s inherited=%v\n", os.Getpid(),
+		os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"), os.Getenv("REMOTE_ADDR"), os.Getenv("REMOTE_PORT"), strings.Fields(describeFD(3))[0], inherited)
 	return err
 }
 

@@ -49,19 +49,21 @@ func startProc(t *testing.T, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startCommand(t, exe, []string{runMainEnv + "=1"}, args...)
+	return startCommand(t, exe, []string{runMainEnv + "=1"}, nil, args...)
 }
 
 // startCommand runs path with args and this process's environment plus
-// env, SA_COPY and SA_SECRET, in a process group of its own, which the
-// cleanup kills if the process leaves it behind.
-func startCommand(t *testing.T, path string, env []string, args ...string) *proc {
+// env, SA_COPY and SA_SECRET, with files as fds 3, 4, … (a nil entry
+// leaves its fd closed), in a process group of its own, which the cleanup
+// kills if the process leaves it behind.
+func startCommand(t *testing.T, path string, env []string, files []*os.File, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(path, args...)
 	// As when run through PATH: the messages of getopt_long start with it.
 	cmd.Args[0] = filepath.Base(path)
 	cmd.Env = append(append(os.Environ(), env...), "SA_COPY=copied", "SA_SECRET=1", noRaceSleep)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = files
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -388,11 +390,11 @@ func TestAcceptRunsOneProgramPerConnection(t *testing.T) {
 			t.Fatalf("connection %d: answer %q", i, answer)
 		}
 		pids[m[1]] = true
-		want := "fds=1 names=local remote=: fd3=stream"
+		want := "fds=1 names=local remote=: fd3=stream inherited=[3]"
 		if tc.network == "tcp" {
 			host, port, _ := net.SplitHostPort(c.LocalAddr().String())
 			name := map[string]string{"127.0.0.1": "web", "::1": "v6"}[host]
-			want = "fds=1 names=" + name + " remote=" + host + ":" + port + " fd3=stream"
+			want = "fds=1 names=" + name + " remote=" + host + ":" + port + " fd3=stream inherited=[3]"
 		}
 		if m[2] != want {
 			t.Errorf("connection %d over %s: program got\n%s\nwant\n%s", i, tc.network, m[2], want)

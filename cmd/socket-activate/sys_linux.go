@@ -2,7 +2,11 @@
 
 package main
 
-import "golang.org/x/sys/unix"
+import (
+	"math"
+
+	"golang.org/x/sys/unix"
+)
 
 // abstractSockets tells whether unix socket names starting with "@" are
 // abstract: on Linux only.
@@ -12,4 +16,10 @@ const abstractSockets = true
 // as systemd does.
 func passCredentials(fd int) error {
 	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+}
+
+// markAllCloseOnExec marks every fd from 3 up close-on-exec with one
+// close_range(2), and reports false where the kernel is older than 5.11.
+func markAllCloseOnExec() bool {
+	return unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil
 }
