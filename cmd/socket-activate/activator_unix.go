@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-activation/activation"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,20 +35,74 @@ type activator struct {
 	stderr io.Writer
 	sigs   <-chan os.Signal
 
-	prog  string   // the program's path, resolved through PATH
-	self  string   // this executable, run as the shim
-	env   []string // the program's environment without LISTEN_* variables
+	prog string   // the program's path, resolved through PATH
+	self string   // this executable, run as the shim
+	env  []string // the program's environment without LISTEN_* variables
+	// socks are the fds passed to the activator, then its own sockets, in
+	// the order the program gets them.
 	socks []*os.File
-	fds   []int    // the sockets' fds, for poll and accept
+	fds   []int    // the socks' fds, for poll and accept
+	addrs []string // the socks' local addresses, as printed
 	names []string // LISTEN_FDNAMES for socks, as systemd-socket-activate passes them
 	paths []string // unix socket files to remove at exit
 	notif *notifier
 }
 
-// newActivator resolves the program, opens every socket and prints them.
-// On error it closes what it opened.
-func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activator, err error) {
+// passedFD is an fd socket-activate itself was started with, by
+// LISTEN_FDS: it passes it on to the program.
+type passedFD struct {
+	file      *os.File // named by its LISTEN_FDNAMES entry
+	listening bool     // a listening stream or seqpacket socket
+}
+
+// takePassedFDs takes the fds passed to socket-activate by LISTEN_FDS, as
+// sd_listen_fds_with_names(3) reads them, with their names and what they
+// are. It returns nothing when the variables are not for this process.
+// The fds are close-on-exec; the caller owns the files.
+func takePassedFDs() ([]passedFD, error) {
+	infos, err := activation.Inherited()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the fds passed in LISTEN_FDS: %w", err)
+	}
+	files, err := activation.Files()
+	if err != nil {
+		return nil, fmt.Errorf("failed to take the fds passed in LISTEN_FDS: %w", err)
+	}
+	passed := make([]passedFD, len(files))
+	for i, f := range files {
+		// Both lists are in fd order, and nothing was claimed before.
+		passed[i] = passedFD{file: f, listening: i < len(infos) && infos[i].Listening}
+	}
+	return passed, nil
+}
+
+// newActivator resolves the program, opens every socket and prints them,
+// after the fds passed in, which it takes over. On error it closes them
+// all.
+func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan os.Signal) (_ *activator, err error) {
 	a := &activator{opts: o, stderr: stderr, sigs: sigs}
+	for _, p := range passed {
+		a.socks = append(a.socks, p.file)
+	}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := checkSockets(o, len(passed)); err != nil {
+		return nil, err
+	}
+	for i, p := range passed {
+		fd := int(p.file.Fd())
+		if o.accept && !p.listening {
+			return nil, fmt.Errorf("fd %d passed in LISTEN_FDS (named %q) is not a listening socket, and --accept accepts connections on every socket", fd, p.file.Name())
+		}
+		a.fds = append(a.fds, fd)
+		a.addrs = append(a.addrs, localAddr(fd))
+		if i == 0 {
+			fmt.Fprintf(stderr, "Received %d descriptors via the environment.\n", len(passed))
+		}
+	}
 	if a.prog, err = lookProgram(o.argv[0]); err != nil {
 		return nil, err
 	}
@@ -60,11 +115,6 @@ func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activ
 			return nil, fmt.Errorf("bad address %q: %w", s, err)
 		}
 	}
-	defer func() {
-		if err != nil {
-			a.close()
-		}
-	}()
 	typ := socketType(o)
 	for _, addr := range addrs {
 		f, err := listenSocket(addr, typ)
@@ -73,6 +123,7 @@ func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activ
 		}
 		a.socks = append(a.socks, f)
 		a.fds = append(a.fds, int(f.Fd()))
+		a.addrs = append(a.addrs, f.Name())
 		if addr.path != "" {
 			a.paths = append(a.paths, addr.path)
 		}
@@ -86,16 +137,49 @@ func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activ
 	a.names = o.fdnames
 	switch {
 	case o.fdnames == nil && !o.accept:
+		// The fds passed in keep their names.
 		a.names = repeat("unknown", len(a.socks))
+		for i, p := range passed {
+			a.names[i] = p.file.Name()
+		}
 	case len(o.fdnames) == 1:
 		a.names = repeat(o.fdnames[0], len(a.socks))
 	case len(o.fdnames) != len(a.socks):
 		fmt.Fprintf(stderr, "socket-activate: warning: --fdname gives %d names for %d sockets; LISTEN_FDNAMES passes them as given\n", len(o.fdnames), len(a.socks))
 	}
-	for i, f := range a.socks {
-		fmt.Fprintf(stderr, "socket-activate: listening on %s (%s)\n", f.Name(), a.describe(i))
+	for i := range a.socks {
+		fmt.Fprintf(stderr, "socket-activate: listening on %s (%s)\n", a.addrs[i], a.describe(i))
 	}
 	return a, nil
+}
+
+// checkSockets reports what cannot work with the sockets there are:
+// passed of them passed in, and those of -l.
+func checkSockets(o *options, passed int) error {
+	n := passed + len(o.listen)
+	switch {
+	case n == 0 && (o.accept || o.inetd):
+		return fmt.Errorf("--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (%w)", errUsage)
+	case n == 0 && !o.notify:
+		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
+	case n == 0 && !o.now:
+		return fmt.Errorf("--notify without sockets needs --now: there is no socket to wait on for a first connection (%w)", errUsage)
+	case n == 0 && o.fdnames != nil:
+		return fmt.Errorf("--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (%w)", errUsage)
+	case o.inetd && !o.accept && n != 1:
+		return fmt.Errorf("--inetd without --accept needs exactly one socket, and there are %d (%w)", n, errUsage)
+	}
+	return nil
+}
+
+// localAddr returns the local address of the socket fd as printed, or
+// "n/a" for an fd that is not a socket.
+func localAddr(fd int) string {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "n/a"
+	}
+	return formatSockaddr(sa)
 }
 
 // describe says how socket i reaches the program.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -114,6 +115,72 @@ func TestOnlyTheSocketsReachTheProgram(t *testing.T) {
 					}
 					if !strings.HasSuffix(answer, " inherited=[3]\n") {
 						t.Errorf("program %d: %q, want it to end inherited=[3]", i+1, answer)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestFDsPassedInArePassedOnFirst(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			in0, in1 := a.sockPath(dir, "in0"), a.sockPath(dir, "in1")
+			passed := []*os.File{listenUnix(t, in0), listenUnix(t, in1)}
+			own := a.sockPath(dir, "own")
+			tests := []struct {
+				name  string
+				args  []string
+				dial  string
+				fds   []string
+				names map[string]string // LISTEN_FDNAMES by activator
+			}{{
+				name:  "before the -l sockets, keeping their names",
+				args:  []string{"-l", own},
+				dial:  in1,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1, "5 stream " + own},
+				names: map[string]string{"socket-activate": "in0:in1:unknown", "systemd-socket-activate": "(unset)"},
+			}, {
+				name:  "named by --fdname with their count",
+				args:  []string{"-l", own, "--fdname=a:b:c"},
+				dial:  own,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1, "5 stream " + own},
+				names: map[string]string{"socket-activate": "a:b:c", "systemd-socket-activate": "a:b:c"},
+			}, {
+				name:  "without -l",
+				dial:  in0,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1},
+				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
+			}}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.startPassing(t, passed, []string{"in0", "in1"}, append(tt.args, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "^Received 2 descriptors via the environment.$", 1)
+					p.stderr.Wait(t, "istening on ", len(tt.fds))
+					if _, err := request("unix", tt.dial); err != nil {
+						t.Fatal(err)
+					}
+					v := readView(t, p)
+					if d := diff(tt.fds, v.FDs); d != "" {
+						t.Errorf("the program's fds:\n%s", d)
+					}
+					want := map[string]string{"LISTEN_FDS": strconv.Itoa(len(tt.fds)), "LISTEN_PID": "self", "LISTEN_FDNAMES": tt.names[a.name]}
+					if d := diff(want, pick(v.Env, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")); d != "" {
+						t.Errorf("the program's environment:\n%s", d)
+					}
+				})
+			}
+			t.Run("--accept accepts on them too", func(t *testing.T) {
+				p := a.startPassing(t, passed, nil, append([]string{"-a", "--fdname=x", "-l", own}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 3)
+				for _, sock := range []string{in0, own, in1} {
+					answer, err := request("unix", sock)
+					if err != nil {
+						t.Fatalf("connection to %s: %v", sock, err)
+					}
+					if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=: fd3=stream inherited=\[3\]\n$`).MatchString(answer) {
+						t.Errorf("connection to %s: answer %q", sock, answer)
 					}
 				}
 			})

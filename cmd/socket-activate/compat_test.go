@@ -11,6 +11,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -169,4 +170,43 @@ func readView(t *testing.T, p *proc) view {
 		t.Fatalf("view %q: %v", line, err)
 	}
 	return v
+}
+
+// startPassing runs the activator as startWith does, with files as its
+// fds 3, 4, … passed to it by LISTEN_FDS, LISTEN_FDNAMES set to names
+// unless names is nil, and LISTEN_PID set to its pid by a shell that then
+// executes it.
+func (a impl) startPassing(t *testing.T, files []*os.File, names []string, args ...string) *proc {
+	t.Helper()
+	path, env := a.path, []string{"LISTEN_FDS=" + strconv.Itoa(len(files))}
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, env = exe, append(env, runMainEnv+"=1")
+	}
+	if names != nil {
+		env = append(env, "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	script := `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
+	return startCommand(t, "/bin/sh", env, files, append([]string{"-c", script, path}, args...)...)
+}
+
+// listenUnix returns a listening unix socket at path as a file, blocking
+// and closed by the test's cleanup, to pass to an activator.
+func listenUnix(t *testing.T, path string) *os.File {
+	t.Helper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false) // the file is the cleanup's to remove
+	f, err := l.File()
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close(); os.Remove(path) })
+	return f
 }

@@ -69,6 +69,14 @@
 // (the pid stays the same). The program is looked up through PATH before
 // any socket is opened.
 //
+// When socket-activate is itself started with LISTEN_FDS (and a LISTEN_PID
+// that names it), under systemd or another activator, it passes those fds
+// on, before its own sockets, as systemd-socket-activate does: they are
+// fds 3, 4, …, keeping their LISTEN_FDNAMES names (which
+// systemd-socket-activate drops), and -l is then optional. With --accept
+// they must be listening sockets, and connections on them are accepted
+// too.
+//
 // By default socket-activate waits for the first connection or datagram on
 // any socket, without accepting it, then starts the program, which finds
 // the connection waiting. With --now it starts the program at once.

@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 	case os.Getenv(helperEnv) != "":
 		os.Exit(helper(os.Getenv(helperEnv)))
 	}
+	// Fds this test process inherited from whatever ran it would reach
+	// every process it starts: only those a test passes on purpose may.
+	markInheritedCloseOnExec()
 	os.Exit(m.Run())
 }
 

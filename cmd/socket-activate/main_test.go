@@ -514,11 +514,11 @@ func TestSetupErrorsExitWithStatus1(t *testing.T) {
 	}, {
 		name:   "no -l",
 		args:   []string{exe},
-		stderr: "no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (see --help)",
+		stderr: "no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (see --help)",
 	}, {
 		name:   "no -l with --notify but without --now",
 		args:   []string{"--notify", "--restart", exe},
-		stderr: "--notify without -l needs --now: there is no socket to wait on for a first connection (see --help)",
+		stderr: "--notify without sockets needs --now: there is no socket to wait on for a first connection (see --help)",
 	}, {
 		name:   "no program",
 		args:   []string{"-l", "0"},

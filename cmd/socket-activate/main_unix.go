@@ -72,11 +72,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version())
 		return 0
 	}
+	// The fds passed in first: the check that they were inherited needs
+	// them not close-on-exec.
+	passed, err := takePassedFDs()
+	if err != nil {
+		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
+		return 1
+	}
 	markInheritedCloseOnExec()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	a, err := newActivator(o, stderr, sigs)
+	a, err := newActivator(o, passed, stderr, sigs)
 	if err != nil {
 		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
 		return 1

@@ -114,7 +114,6 @@ func TestParseArgsRejects(t *testing.T) {
 		{"an unknown short option", []string{"-x", "prog"}, "invalid option -- 'x'"},
 		{"an unknown short option in a bundle", []string{"-ax", "prog"}, "invalid option -- 'x'"},
 		{"a NUL byte, which is no option letter", []string{"-\x00", "prog"}, "invalid option -- '\x00'"},
-		{"an -l after the program, which belongs to the program", []string{"prog", "-l", "80"}, ""},
 		{"-l at the end without a value", []string{"-l"}, "option requires an argument -- 'l'"},
 		{"--listen at the end without a value", []string{"--listen"}, "option '--listen' requires an argument"},
 		{"an abbreviation at the end without a value, named in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
@@ -129,21 +128,13 @@ func TestParseArgsRejects(t *testing.T) {
 		{"a name longer than 255 bytes", []string{"--fdname=" + strings.Repeat("n", 256), "-l", "80", "prog"}, `bad fd name "` + strings.Repeat("n", 256) + `" in --fdname: at most 255 printable ASCII characters (see --help)`},
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
 		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
-		{"--inetd on two sockets without --accept", []string{"--inetd", "-l", "80", "-l", "81", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
-		{"no -l with --now but without --notify", []string{"--now", "--restart", "prog"}, ""},
-		{"no -l with --notify but without --now", []string{"--notify", "--restart", "prog"}, "--notify without -l needs --now: there is no socket to wait on for a first connection (see --help)"},
-		{"no -l with --fdname", []string{"--notify", "--now", "--fdname=web", "prog"}, "--fdname names -l sockets, and no -l is given; the program names the fds it stores with FDNAME (see --help)"},
 		{"no -l with --datagram", []string{"--notify", "--now", "-d", "prog"}, "--datagram and --seqpacket choose the type of -l sockets, and no -l is given (see --help)"},
 		{"no -l with --notify --now but without a program", []string{"--notify", "--now"}, "no program to run given (see --help)"},
 		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
-		{"no -l with --notify --now --inetd", []string{"--notify", "--now", "--inetd", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseArgs(tt.args, func(string) string { return "" })
-			if tt.want == "" {
-				tt.want = "no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (see --help)"
-			}
 			if err == nil || err.Error() != tt.want || !errors.Is(err, errUsage) {
 				t.Errorf("parseArgs(%q) = %v, want %q wrapping errUsage", tt.args, err, tt.want)
 			}
@@ -226,8 +217,8 @@ func FuzzParseArgs(f *testing.F) {
 		if len(o.argv) == 0 {
 			t.Errorf("parseArgs(%q) accepted no program: %+v", args, o)
 		}
-		if len(o.listen) == 0 && (!o.notify || !o.now || o.fdnames != nil || o.datagram || o.seqpacket || o.accept || o.inetd) {
-			t.Errorf("parseArgs(%q) accepted no -l without --notify --now alone: %+v", args, o)
+		if len(o.listen) == 0 && (o.datagram || o.seqpacket) {
+			t.Errorf("parseArgs(%q) accepted a socket type without -l: %+v", args, o)
 		}
 		for _, n := range o.fdnames {
 			if !validFDName(n) {
@@ -235,6 +226,45 @@ func FuzzParseArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckSockets(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		passed int    // fds passed in LISTEN_FDS
+		want   string // "" for no error
+	}{
+		{"an -l socket", []string{"-l", "80", "prog"}, 0, ""},
+		{"fds passed in need no -l", []string{"prog"}, 2, ""},
+		{"fds passed in and an -l socket with --inetd are two", []string{"--inetd", "-l", "80", "prog"}, 1, "--inetd without --accept needs exactly one socket, and there are 2 (see --help)"},
+		{"one fd passed in with --inetd", []string{"--inetd", "prog"}, 1, ""},
+		{"--notify --now need no socket", []string{"--notify", "--now", "prog"}, 0, ""},
+		{"no socket", []string{"--now", "--restart", "prog"}, 0, "no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (see --help)"},
+		{"no socket with --notify but without --now", []string{"--notify", "--restart", "prog"}, 0, "--notify without sockets needs --now: there is no socket to wait on for a first connection (see --help)"},
+		{"no socket with --fdname", []string{"--notify", "--now", "--fdname=web", "prog"}, 0, "--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (see --help)"},
+		{"no socket with --inetd", []string{"--notify", "--now", "--inetd", "prog"}, 0, "--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (see --help)"},
+		{"no socket with --accept", []string{"-a", "prog"}, 0, "--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (see --help)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseArgs(tt.args, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkSockets(o, tt.passed)
+			got := ""
+			if err != nil {
+				got = err.Error()
+				if !errors.Is(err, errUsage) {
+					t.Errorf("error %v does not wrap errUsage", err)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("checkSockets(%q, %d passed) = %q, want %q", tt.args, tt.passed, got, tt.want)
+			}
+		})
+	}
 }
 
 func TestParseAddress(t *testing.T) {

@@ -314,17 +314,11 @@ func (o *options) addNames(v string) error {
 	return nil
 }
 
-// check reports combinations of options that cannot work. Without -l
-// there is no socket to wait on and nothing to pass but what the program
-// stores, so --notify and --now are needed.
+// check reports combinations of options that cannot work whatever the
+// sockets; newActivator checks the rest once it knows how many fds were
+// passed in.
 func (o *options) check() error {
 	switch {
-	case len(o.listen) == 0 && !o.notify:
-		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
-	case len(o.listen) == 0 && !o.now:
-		return fmt.Errorf("--notify without -l needs --now: there is no socket to wait on for a first connection (%w)", errUsage)
-	case len(o.listen) == 0 && o.fdnames != nil:
-		return fmt.Errorf("--fdname names -l sockets, and no -l is given; the program names the fds it stores with FDNAME (%w)", errUsage)
 	case len(o.listen) == 0 && (o.datagram || o.seqpacket):
 		return fmt.Errorf("--datagram and --seqpacket choose the type of -l sockets, and no -l is given (%w)", errUsage)
 	case len(o.argv) == 0:
@@ -335,8 +329,6 @@ func (o *options) check() error {
 		return fmt.Errorf("datagram sockets do not accept connections: --datagram and --accept cannot be combined (%w)", errUsage)
 	case o.accept && (o.restart || o.notify || o.now):
 		return fmt.Errorf("--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (%w)", errUsage)
-	case o.inetd && !o.accept && len(o.listen) != 1:
-		return fmt.Errorf("--inetd without --accept needs exactly one -l ADDR (%w)", errUsage)
 	}
 	return nil
 }
