@@ -37,7 +37,7 @@ type activator struct {
 
 	prog string   // the program's path, resolved through PATH
 	self string   // this executable, run as the shim
-	env  []string // the program's environment without LISTEN_* variables
+	env  []string // the program's environment before the activator's variables and -E
 	// socks are the fds passed to the activator, then its own sockets, in
 	// the order the program gets them.
 	socks []*os.File
@@ -133,7 +133,7 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 			return nil, err
 		}
 	}
-	a.env = childEnv(o.setenv, os.LookupEnv)
+	a.env = freshEnv(os.LookupEnv)
 	a.names = o.fdnames
 	switch {
 	case o.fdnames == nil && !o.accept:
@@ -220,27 +220,17 @@ func (a *activator) close() {
 	}
 }
 
-// childEnv builds the program's environment afresh, as
-// systemd-socket-activate does: the -E variables, then TERM, PATH, USER
-// and HOME from ours when set and not given by -E.
-func childEnv(setenv []string, lookup func(string) (string, bool)) []string {
-	env := append([]string(nil), setenv...)
+// freshEnv returns the start of the program's environment, built afresh
+// as systemd-socket-activate builds it: TERM, PATH, USER and HOME from ours
+// when set.
+func freshEnv(lookup func(string) (string, bool)) []string {
+	var env []string
 	for _, key := range []string{"TERM", "PATH", "USER", "HOME"} {
-		if v, ok := lookup(key); ok && !hasEnv(env, key) {
+		if v, ok := lookup(key); ok {
 			env = append(env, key+"="+v)
 		}
 	}
 	return env
-}
-
-// hasEnv reports whether env has a VAR=VALUE entry for key.
-func hasEnv(env []string, key string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, key+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 // repeat returns n copies of s.
@@ -254,10 +244,15 @@ func repeat(s string, n int) []string {
 
 // command returns the program's command for the given fds (passed as 3, 4,
 // …), LISTEN_FDNAMES and extra environment. With fds it runs through the
-// shim, which sets LISTEN_PID.
+// shim, which sets LISTEN_PID. The -E variables are set last, so that they
+// win over any the activator sets (LISTEN_PID included: the shim keeps
+// one it finds), as with systemd-socket-activate.
 func (a *activator) command(files []*os.File, names []string, extra ...string) *exec.Cmd {
 	env := append([]string(nil), a.env...)
-	for _, kv := range extra {
+	if len(files) > 0 {
+		extra = append(extra, "LISTEN_FDS="+strconv.Itoa(len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	for _, kv := range append(extra, a.opts.setenv...) {
 		k, v, _ := strings.Cut(kv, "=")
 		env = setEnv(env, k, v)
 	}
@@ -272,8 +267,6 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if len(files) > 0 {
-		env = setEnv(env, "LISTEN_FDS", strconv.Itoa(len(files)))
-		env = setEnv(env, "LISTEN_FDNAMES", strings.Join(names, ":"))
 		env = append(env, shimEnv+"=1")
 		cmd.Path = a.self
 		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)

@@ -187,3 +187,47 @@ func TestFDsPassedInArePassedOnFirst(t *testing.T) {
 		})
 	}
 }
+
+func TestSetenvWinsOverWhatTheActivatorSets(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("LISTEN_* and TERM", func(t *testing.T) {
+				sock := a.sockPath(dir, "env")
+				p := a.start(t, append([]string{"-l", sock, "--fdname=web", "-E", "LISTEN_FDNAMES=x", "-E", "LISTEN_PID=1",
+					"-E", "LISTEN_FDS=9", "-E", "TERM=dumb", "-E", "HOME=/elsewhere"}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				v := readView(t, p)
+				want := map[string]string{"LISTEN_FDNAMES": "x", "LISTEN_PID": "1", "LISTEN_FDS": "9", "TERM": "dumb", "HOME": "/elsewhere"}
+				if d := diff(want, pick(v.Env, "LISTEN_FDNAMES", "LISTEN_PID", "LISTEN_FDS", "TERM", "HOME")); d != "" {
+					t.Errorf("the program's environment:\n%s", d)
+				}
+				if d := diff([]string{"3 stream " + sock}, v.FDs); d != "" {
+					t.Errorf("the program's fds:\n%s", d)
+				}
+			})
+			t.Run("with --accept", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.start(t, append([]string{"-a", "-l", sock, "-E", "LISTEN_FDNAMES=x", "-E", "REMOTE_ADDR=given"}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				answer, err := request("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=given: fd3=stream inherited=\[3\]\n$`).MatchString(answer) {
+					t.Errorf("answer %q, want names=x remote=given:", answer)
+				}
+			})
+		})
+	}
+}
+
+func TestSetenvWinsOverNotifySocket(t *testing.T) {
+	p := startProc(t, append([]string{"--notify", "--now", "-l", filepath.Join(shortTempDir(t), "s"), "-E", "NOTIFY_SOCKET=/given"}, helperArgs(t, "view")...)...)
+	if got := readView(t, p).Env["NOTIFY_SOCKET"]; got != "/given" {
+		t.Errorf("NOTIFY_SOCKET=%q, want the -E value /given", got)
+	}
+}

@@ -89,7 +89,8 @@ type view struct {
 }
 
 // viewAndServe prints the program's view as one JSON line on stdout, then
-// serves the LISTEN_FDS sockets as reportAndServe does.
+// serves the sockets it inherited as reportAndServe does (whatever
+// LISTEN_FDS says).
 func viewAndServe() error {
 	v := view{Env: map[string]string{}, Pgid: unix.Getpgrp()}
 	for _, kv := range os.Environ() {
@@ -99,7 +100,8 @@ func viewAndServe() error {
 		}
 		v.Env[k] = val
 	}
-	for _, fd := range inheritedFDs() {
+	fds := inheritedFDs()
+	for _, fd := range fds {
 		v.FDs = append(v.FDs, fmt.Sprintf("%d %s", fd, describeAny(fd)))
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
@@ -112,8 +114,7 @@ func viewAndServe() error {
 		return err
 	}
 	fmt.Printf("%s\n", out)
-	n, _ := listenFDs()
-	serve(n)
+	serve(fds)
 	return nil
 }
 

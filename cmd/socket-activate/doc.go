@@ -58,11 +58,13 @@
 // /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
 // (7</etc/hostname) reaches no program, as systemd-socket-activate closes
 // such fds. The program's environment is built afresh, as
-// systemd-socket-activate builds it: the -E variables; TERM, PATH, USER and
-// HOME when they are set; LISTEN_FDS; LISTEN_PID, the program's own pid;
-// LISTEN_FDNAMES, always (systemd-socket-activate sets it only with
-// --fdname): "unknown" for every fd unless --fdname names them. One name is
-// used for every fd; a different count of names is passed as given, as
+// systemd-socket-activate builds it: TERM, PATH, USER and HOME when they
+// are set; LISTEN_FDS; LISTEN_PID, the program's own pid; LISTEN_FDNAMES,
+// always (systemd-socket-activate sets it only with --fdname): "unknown"
+// for every fd unless --fdname names them; then the -E variables, which
+// win over all of these (and over NOTIFY_SOCKET, REMOTE_ADDR and
+// REMOTE_PORT), as with systemd-socket-activate. One name is used for
+// every fd; a different count of names is passed as given, as
 // systemd-socket-activate does, with a warning. Go cannot set LISTEN_PID
 // between fork and exec, so socket-activate starts a copy of itself that
 // sets LISTEN_PID to its own pid and executes the program in its place

@@ -52,7 +52,8 @@ func TestMain(m *testing.M) {
 
 // helper runs the helper program name and returns its exit status.
 func helper(name string) int {
-	if os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+	// Every helper but view, which reports what it got, checks LISTEN_PID.
+	if name != "view" && os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 		fmt.Fprintf(os.Stderr, "helper: LISTEN_PID=%q but pid is %d\n", os.Getenv("LISTEN_PID"), os.Getpid())
 		return 97
 	}
@@ -146,20 +147,24 @@ func reportAndServe() error {
 		return err
 	}
 	fmt.Printf("%s\n", out)
-	serve(n)
+	var fds []int
+	for fd := 3; fd < 3+n; fd++ {
+		fds = append(fds, fd)
+	}
+	serve(fds)
 	return nil
 }
 
-// serve answers every request on fds 3 … 3+n-1 until SIGTERM or SIGINT,
+// serve answers every request on the sockets fds until SIGTERM or SIGINT,
 // or until SA_TEST_EXIT_AFTER requests: on a stream socket a line in and
 // "pid PID fd FD" out, on a datagram socket a datagram in and the same
 // out.
-func serve(n int) {
+func serve(fds []int) {
 	exitAfter, _ := strconv.Atoi(os.Getenv(exitEnv))
 	s := &server{exitAfter: exitAfter, done: make(chan struct{})}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	for fd := 3; fd < 3+n; fd++ {
+	for _, fd := range fds {
 		f := os.NewFile(uintptr(fd), "fd"+strconv.Itoa(fd))
 		// Each serving loop counts as a handler, so that stop cannot return
 		// between an Accept and the handler it starts.

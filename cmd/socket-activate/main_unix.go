@@ -29,23 +29,25 @@ func main() {
 
 // shim replaces the process by the program, keeping its pid, so that
 // LISTEN_PID can name the program although Go cannot set the environment
-// between fork and exec. args is [self, path, argv0, args...]. shim returns
-// only when the program cannot be executed, with the shell's status for it.
+// between fork and exec. It sets LISTEN_PID unless the environment has it
+// already (from -E, which wins). args is [self, path, argv0, args...].
+// shim returns only when the program cannot be executed, with the shell's
+// status for it.
 func shim(args, environ []string) int {
 	if len(args) < 3 {
 		fmt.Fprintf(os.Stderr, "socket-activate: %s set but no program given\n", shimEnv)
 		return 127
 	}
 	env := make([]string, 0, len(environ)+1)
-	fds := false
+	pid := true
 	for _, kv := range environ {
 		if strings.HasPrefix(kv, shimEnv+"=") {
 			continue
 		}
-		fds = fds || strings.HasPrefix(kv, "LISTEN_FDS=")
+		pid = pid && !strings.HasPrefix(kv, "LISTEN_PID=")
 		env = append(env, kv)
 	}
-	if fds {
+	if pid {
 		env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	}
 	err := syscall.Exec(args[1], args[2:], env)

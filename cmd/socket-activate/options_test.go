@@ -310,13 +310,13 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
-func TestChildEnvIsFresh(t *testing.T) {
+func TestFreshEnvKeepsOnlyTermPathUserHome(t *testing.T) {
 	ours := map[string]string{"TERM": "xterm", "PATH": "/bin", "HOME": "/home/u", "SECRET": "1"}
 	lookup := func(k string) (string, bool) { v, ok := ours[k]; return v, ok }
-	got := childEnv([]string{"A=1", "HOME=/elsewhere"}, lookup)
-	want := []string{"A=1", "HOME=/elsewhere", "TERM=xterm", "PATH=/bin"}
+	got := freshEnv(lookup)
+	want := []string{"TERM=xterm", "PATH=/bin", "HOME=/home/u"}
 	if d := diff(want, got); d != "" {
-		t.Errorf("childEnv:\n%s", d)
+		t.Errorf("freshEnv:\n%s", d)
 	}
 }
 
