@@ -117,7 +117,7 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 	}
 	typ := socketType(o)
 	for _, addr := range addrs {
-		f, err := listenSocket(addr, typ)
+		f, err := listenSocket(addr, typ, o.socketMode)
 		if err != nil {
 			return nil, fmt.Errorf("cannot listen on %q: %w", addr.text, err)
 		}

@@ -231,3 +231,39 @@ func TestSetenvWinsOverNotifySocket(t *testing.T) {
 		t.Errorf("NOTIFY_SOCKET=%q, want the -E value /given", got)
 	}
 }
+
+func TestUnixSocketFilesGetTheSameModeUnderAnyUmask(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, umask := range []string{"000", "077", "022"} {
+				t.Run("umask "+umask+" gives 0644", func(t *testing.T) {
+					sock := a.sockPath(dir, "m"+umask)
+					p := a.startShell(t, "umask "+umask+`; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "istening on ", 1)
+					if fi, err := os.Lstat(sock); err != nil || fi.Mode() != os.ModeSocket|0o644 {
+						t.Errorf("socket file: %v, %v; want a socket with mode 0644", fi.Mode(), err)
+					}
+				})
+			}
+			t.Run("missing directories are made, 0755 under umask 022", func(t *testing.T) {
+				sock := filepath.Join(a.sockPath(dir, "d"), "sub", "s")
+				p := a.startShell(t, `umask 022; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				for _, d := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
+					if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o755 {
+						t.Errorf("%s: %v, %v; want a directory with mode 0755", d, fi.Mode(), err)
+					}
+				}
+			})
+		})
+	}
+	t.Run("--socket-mode chooses another mode", func(t *testing.T) {
+		sock := filepath.Join(dir, "m0600")
+		p := ours.startShell(t, `umask 000; exec "$0" "$@"`, nil, nil, append([]string{"--socket-mode=0600", "-l", sock}, helperArgs(t, "view")...)...)
+		p.stderr.Wait(t, "istening on ", 1)
+		if fi, err := os.Lstat(sock); err != nil || fi.Mode() != os.ModeSocket|0o600 {
+			t.Errorf("socket file: %v, %v; want a socket with mode 0600", fi.Mode(), err)
+		}
+	})
+}

@@ -179,7 +179,19 @@ func readView(t *testing.T, p *proc) view {
 // executes it.
 func (a impl) startPassing(t *testing.T, files []*os.File, names []string, args ...string) *proc {
 	t.Helper()
-	path, env := a.path, []string{"LISTEN_FDS=" + strconv.Itoa(len(files))}
+	env := []string{"LISTEN_FDS=" + strconv.Itoa(len(files))}
+	if names != nil {
+		env = append(env, "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	return a.startShell(t, `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`, env, files, args...)
+}
+
+// startShell runs the activator with args through /bin/sh -c script,
+// where "$0" is the activator and "$@" args, with env added to the
+// environment and files as fds 3, 4, ….
+func (a impl) startShell(t *testing.T, script string, env []string, files []*os.File, args ...string) *proc {
+	t.Helper()
+	path := a.path
 	if path == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -187,10 +199,6 @@ func (a impl) startPassing(t *testing.T, files []*os.File, names []string, args 
 		}
 		path, env = exe, append(env, runMainEnv+"=1")
 	}
-	if names != nil {
-		env = append(env, "LISTEN_FDNAMES="+strings.Join(names, ":"))
-	}
-	script := `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
 	return startCommand(t, "/bin/sh", env, files, append([]string{"-c", script, path}, args...)...)
 }
 

@@ -44,6 +44,13 @@
 //	                 replaced, and the file is removed at exit
 //	@name            a Linux abstract unix socket (an error elsewhere)
 //
+// A unix socket file gets mode 0644 (--socket-mode chooses another)
+// whatever the umask, as systemd-socket-activate gives it, and missing
+// directories leading to it are made. Unlike systemd-socket-activate,
+// which unlinks whatever is at the path, socket-activate replaces only a
+// socket file that nobody answers on, and leaves a live socket or another
+// file alone (the bind then fails).
+//
 // A PORT of 0 lets the system pick a free port; every socket is printed on
 // standard error with the address it got:
 //

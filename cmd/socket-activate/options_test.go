@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,10 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"--listen", "-80", "--fdname", "--now", "prog"},
 		want: options{listen: []string{"-80"}, fdnames: []string{"--now"}, argv: []string{"prog"}},
 	}, {
+		name: "--socket-mode is octal, with or without a leading 0",
+		args: []string{"--socket-mode=0600", "--socket-mode", "660", "-l", "/s", "prog"},
+		want: options{socketMode: 0o660, listen: []string{"/s"}, argv: []string{"prog"}},
+	}, {
 		name: "help needs nothing else",
 		args: []string{"-h"},
 		want: options{help: true},
@@ -82,6 +87,9 @@ func TestParseArgs(t *testing.T) {
 		want: options{version: true},
 	}}
 	for _, tt := range tests {
+		if tt.want.socketMode == 0 {
+			tt.want.socketMode = defaultSocketMode
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseArgs(tt.args, getenv)
 			if err != nil {
@@ -100,6 +108,7 @@ func optionsView(o *options) map[string]any {
 		"help": o.help, "version": o.version, "listen": o.listen, "datagram": o.datagram,
 		"seqpacket": o.seqpacket, "accept": o.accept, "setenv": o.setenv, "fdnames": o.fdnames,
 		"inetd": o.inetd, "now": o.now, "restart": o.restart, "notify": o.notify, "argv": o.argv,
+		"socketMode": fmt.Sprintf("%#o", o.socketMode),
 	}
 }
 
@@ -122,9 +131,10 @@ func TestParseArgsRejects(t *testing.T) {
 		{"an abbreviation of two of systemd-socket-activate's options", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"an ambiguous abbreviation with a value, quoted whole", []string{"--se=1", "prog"}, "option '--se=1' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"an abbreviation of two of socket-activate's own options", []string{"--n", "prog"}, "option '--n' is ambiguous; possibilities: '--now' '--notify'"},
-		{"an empty name, which every option starts with", []string{"--=x", "prog"}, "option '--=x' is ambiguous; possibilities: '--help' '--version' '--datagram' '--seqpacket' '--listen' '--accept' '--setenv' '--environment' '--fdname' '--inetd' '--now' '--restart' '--notify'"},
 		{"an empty variable name", []string{"-E", "=1", "-l", "80", "prog"}, `bad environment variable "=1" in --setenv (see --help)`},
 		{"a name with a control character", []string{"--fdname=a\tb", "-l", "80", "prog"}, `bad fd name "a\tb" in --fdname: at most 255 printable ASCII characters (see --help)`},
+		{"a socket mode that is not octal", []string{"--socket-mode=0x1ff", "-l", "/s", "prog"}, `bad mode "0x1ff" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
+		{"a socket mode above 0777", []string{"--socket-mode=1777", "-l", "/s", "prog"}, `bad mode "1777" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
 		{"a name longer than 255 bytes", []string{"--fdname=" + strings.Repeat("n", 256), "-l", "80", "prog"}, `bad fd name "` + strings.Repeat("n", 256) + `" in --fdname: at most 255 printable ASCII characters (see --help)`},
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
 		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
@@ -154,7 +164,8 @@ func TestAbbreviationsOfSystemdOptionsKeepTheirMeaning(t *testing.T) {
 		{"--fdn", "fdname"},
 		{"--fds", "fdstore-max"},
 		{"--fdstore-max", "fdstore-max"},
-		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv' '--socket-mode'"},
+		{"--so", "socket-mode"},
 		{"--e", "environment"},
 	}
 	for _, tt := range tests {

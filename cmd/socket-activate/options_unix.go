@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -56,6 +57,7 @@ type options struct {
 	now           bool
 	restart       bool
 	notify        bool
+	socketMode    uint32   // of unix socket files
 	argv          []string // PROGRAM and its arguments
 
 	getenv func(string) string // supplies the values of -E VAR
@@ -110,7 +112,14 @@ var optionTable = []option{
 		flag: func(o *options) { o.restart = true }},
 	{long: "notify", doc: "Give PROGRAM a NOTIFY_SOCKET: print READY=1 and\nkeep fds sent with FDSTORE=1 for the next start\n(an fd that hangs up is dropped, unless sent\nwith FDPOLL=0)",
 		flag: func(o *options) { o.notify = true }},
+	{long: "socket-mode", arg: "MODE", doc: "Give unix socket files MODE (octal; default 0644,\nwhatever the umask)",
+		value: (*options).setSocketMode},
 }
+
+// defaultSocketMode is the mode of unix socket files, as
+// systemd-socket-activate makes them: anyone may read, only the owner
+// may connect.
+const defaultSocketMode = 0o644
 
 // errUsage marks errors in the command line.
 var errUsage = errors.New("see --help")
@@ -129,7 +138,7 @@ func (e getoptError) Unwrap() error { return errUsage }
 // may be abbreviated to any unique prefix (--acc, --fdn=web). getenv
 // supplies the values for -E VAR.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{getenv: getenv}
+	o := &options{socketMode: defaultSocketMode, getenv: getenv}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -300,6 +309,16 @@ func (o *options) addEnv(v string) error {
 		return fmt.Errorf("bad environment variable %q in --setenv (%w)", v, errUsage)
 	}
 	o.setenv = setEnv(o.setenv, key, val)
+	return nil
+}
+
+// setSocketMode records --socket-mode: an octal mode, at most 0777.
+func (o *options) setSocketMode(v string) error {
+	mode, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || mode > 0o777 {
+		return fmt.Errorf("bad mode %q in --socket-mode: an octal number from 0 to 0777 (%w)", v, errUsage)
+	}
+	o.socketMode = uint32(mode)
 	return nil
 }
 
