@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -148,6 +149,8 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		fmt.Fprintf(stderr, "socket-activate: warning: --fdname gives %d names for %d sockets; LISTEN_FDNAMES passes them as given\n", len(o.fdnames), len(a.socks))
 	}
 	for i := range a.socks {
+		// systemd-socket-activate's line, then one that says more.
+		fmt.Fprintf(stderr, "Listening on %s as %d.\n", a.addrs[i], 3+i)
 		fmt.Fprintf(stderr, "socket-activate: listening on %s (%s)\n", a.addrs[i], a.describe(i))
 	}
 	return a, nil
@@ -329,18 +332,26 @@ func (a *activator) serve() int {
 }
 
 // waitTraffic waits until a socket is readable: a connection or a datagram
-// waits. It returns nil, nil once there is traffic, or the signal when
-// SIGINT or SIGTERM comes first.
+// waits. It returns nil, nil once there is traffic, saying on which fd as
+// systemd-socket-activate does, or the signal when SIGINT or SIGTERM comes
+// first.
 func (a *activator) waitTraffic() (os.Signal, error) {
-	ready := make(chan error, 1)
+	type result struct {
+		ready []int
+		err   error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := pollIn(a.fds)
-		ready <- err
+		ready, err := pollIn(a.fds)
+		done <- result{ready, err}
 	}()
 	for {
 		select {
-		case err := <-ready:
-			return nil, err
+		case r := <-done:
+			if r.err == nil {
+				fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+r.ready[0])
+			}
+			return nil, r.err
 		case sig := <-a.sigs:
 			if sig != syscall.SIGHUP {
 				return sig, nil
@@ -392,11 +403,10 @@ func (a *activator) startWith(stored []*os.File, storedNames, extra []string, re
 	} else {
 		cmd = a.command(files, names, extra...)
 	}
-	verb := "running"
 	if restarts > 0 {
-		verb = fmt.Sprintf("restarting (restart %d):", restarts)
+		fmt.Fprintf(a.stderr, "socket-activate: restarting (restart %d): %s\n", restarts, commandLine(a.opts.argv))
 	}
-	fmt.Fprintf(a.stderr, "socket-activate: %s %s\n", verb, commandLine(a.opts.argv))
+	fmt.Fprintf(a.stderr, "%s\n", a.execing())
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
@@ -488,6 +498,13 @@ func (a *activator) acceptLoop() int {
 				exited <- cmd.Process.Pid
 			}()
 		case pid := <-exited:
+			// In systemd-socket-activate's words: the code is the exit
+			// status, or the number of the signal that ended the program.
+			code := running[pid].ProcessState.ExitCode()
+			if ws, ok := running[pid].ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = int(ws.Signal())
+			}
+			fmt.Fprintf(a.stderr, "Child %d died with code %d\n", pid, code)
 			delete(running, pid)
 		case err := <-failed:
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
@@ -510,6 +527,10 @@ type conn struct {
 	file  *os.File // blocking, close-on-exec; the receiver closes it
 	peer  unix.Sockaddr
 	index int // of the listening socket
+	// The peer's and the local address as systemd-socket-activate prints
+	// them: an IPv4 peer on an IPv6 socket as IPv4, a unix peer by its
+	// credentials.
+	peerName, localName string
 }
 
 // acceptAll accepts connections on the non-blocking listening socks and
@@ -539,9 +560,26 @@ func acceptAll(socks []int, conns chan<- conn) error {
 				unix.Close(fd)
 				return os.NewSyscallError("fcntl", err)
 			}
-			conns <- conn{file: os.NewFile(uintptr(fd), formatSockaddr(peer)), peer: peer, index: i}
+			conns <- conn{file: os.NewFile(uintptr(fd), formatSockaddr(peer)), peer: peer, index: i,
+				peerName: peerName(fd, peer), localName: localAddr(fd)}
 		}
 	}
+}
+
+// peerName returns the peer of the connection fd as
+// systemd-socket-activate prints it: "PID 12/UID 0" for a unix peer where
+// the system tells ("n/a" elsewhere), an IPv4-mapped IPv6 address as IPv4.
+func peerName(fd int, peer unix.Sockaddr) string {
+	switch sa := peer.(type) {
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)).String()
+	case *unix.SockaddrUnix:
+		return unixPeerCred(fd)
+	case nil:
+		// Some systems give no address for an unnamed unix peer.
+		return unixPeerCred(fd)
+	}
+	return formatSockaddr(peer)
 }
 
 // startConn starts a program for connection c: on fd 3, or on stdin and
@@ -555,15 +593,20 @@ func (a *activator) startConn(c conn) (*exec.Cmd, error) {
 	} else {
 		cmd = a.command([]*os.File{c.file}, []string{a.acceptName(c.index)}, remote...)
 	}
-	from := ""
-	if remote != nil {
-		from = " (connection from " + c.file.Name() + ")"
-	}
-	fmt.Fprintf(a.stderr, "socket-activate: running %s%s\n", commandLine(a.opts.argv), from)
+	fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+c.index)
+	fmt.Fprintf(a.stderr, "Connection from %s to %s\n", c.peerName, c.localName)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
+	fmt.Fprintf(a.stderr, "Spawned %s (%s) as PID %d.\n", a.opts.argv[0], strings.Join(a.opts.argv, " "), cmd.Process.Pid)
+	fmt.Fprintf(a.stderr, "%s\n", a.execing())
 	return cmd, nil
+}
+
+// execing is the line systemd-socket-activate prints as it executes the
+// program: its name as given, then the arguments joined by spaces.
+func (a *activator) execing() string {
+	return fmt.Sprintf("Execing %s (%s)", a.opts.argv[0], strings.Join(a.opts.argv, " "))
 }
 
 // pollIn waits until at least one of fds is readable and returns their

@@ -3,12 +3,21 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-activation/activation/internal/restarttest"
 )
 
 // pick returns the entries of env for keys, "(unset)" for those missing.
@@ -266,4 +275,87 @@ func TestUnixSocketFilesGetTheSameModeUnderAnyUmask(t *testing.T) {
 			t.Errorf("socket file: %v, %v; want a socket with mode 0600", fi.Mode(), err)
 		}
 	})
+}
+
+func TestTheSameLinesAsSystemdSocketActivate(t *testing.T) {
+	dir := shortTempDir(t)
+	helper := helperArgs(t, "view")
+	exe := helper[len(helper)-1]
+	execing := "Execing " + exe + " (" + exe + ")"
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("listening, the first connection and the program's start", func(t *testing.T) {
+				sock := a.sockPath(dir, "lines")
+				p, addr := a.startOnFreePort(t, func(addr string) []string {
+					return append([]string{"-l", addr, "-l", sock}, helperArgs(t, "view")...)
+				})
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				readView(t, p)
+				want := []string{
+					"Listening on " + addr + " as 3.",
+					"Listening on " + sock + " as 4.",
+					"Communication attempt on fd 4.",
+					execing,
+				}
+				p.stderr.Wait(t, "^Execing ", 1)
+				if got := stderrLines(p); !slices.Equal(got, want) {
+					t.Errorf("stderr (-want +got):\n%s", restarttest.Diff(want, got))
+				}
+			})
+			t.Run("--accept: each connection and its program", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p, addr := a.startOnFreePort(t, func(addr string) []string {
+					return append([]string{"-a", "-l", addr, "-l", sock}, helperArgs(t, "conn")...)
+				})
+				c, err := net.DialTimeout("tcp", addr, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(timeout))
+				if _, err := io.WriteString(c, "hello\n"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+				p.stderr.Wait(t, `^Child \d+ died with code 0$`, 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				p.stderr.Wait(t, `^Child \d+ died with code 0$`, 2)
+				peer := "n/a"
+				if runtime.GOOS == "linux" {
+					peer = fmt.Sprintf("PID N/UID %d", os.Getuid())
+				}
+				want := []string{
+					"Listening on " + addr + " as 3.",
+					"Listening on " + sock + " as 4.",
+					"Communication attempt on fd 3.",
+					"Connection from " + c.LocalAddr().String() + " to " + addr,
+					"Spawned " + exe + " (" + exe + ") as PID N.",
+					execing,
+					"Child N died with code 0",
+					"Communication attempt on fd 4.",
+					"Connection from " + peer + " to " + sock,
+					"Spawned " + exe + " (" + exe + ") as PID N.",
+					execing,
+					"Child N died with code 0",
+				}
+				got := stderrLines(p)
+				// systemd-socket-activate's child says Execing while its
+				// parent says Spawned: either may come first.
+				for i := 0; i+1 < len(got); i++ {
+					if strings.HasPrefix(got[i], "Execing ") && strings.HasPrefix(got[i+1], "Spawned ") {
+						got[i], got[i+1] = got[i+1], got[i]
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("stderr (-want +got):\n%s", restarttest.Diff(want, got))
+				}
+			})
+		})
+	}
 }

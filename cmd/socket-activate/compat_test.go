@@ -219,3 +219,38 @@ func listenUnix(t *testing.T, path string) *os.File {
 	t.Cleanup(func() { f.Close(); os.Remove(path) })
 	return f
 }
+
+// startOnFreePort runs the activator with the arguments args gives for a
+// TCP address on 127.0.0.1, which must be the first -l: port 0 would do
+// for socket-activate, but systemd-socket-activate refuses it. The port
+// was free a moment before; if another process takes it meanwhile, it
+// tries another, a few times.
+func (a impl) startOnFreePort(t *testing.T, args func(addr string) []string) (*proc, string) {
+	t.Helper()
+	for try := 1; ; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		p := a.start(t, args(addr)...)
+		m := p.stderr.Wait(t, `^(Listening on |Failed to open|socket-activate: cannot listen on)`, 1)
+		if strings.HasPrefix(m[0][0], "Listening on ") || try == 3 {
+			return p, addr
+		}
+	}
+}
+
+// stderrLines returns the lines of p's standard error so far, but those
+// of socket-activate's own that start "socket-activate: ", with every
+// number after "PID " or "Child " replaced by "N".
+func stderrLines(p *proc) []string {
+	var lines []string
+	for _, l := range p.stderr.Replaced(`(PID|Child) \d+`, "$1 N") {
+		if !strings.HasPrefix(l, "socket-activate: ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}

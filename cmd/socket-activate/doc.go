@@ -51,10 +51,28 @@
 // socket file that nobody answers on, and leaves a live socket or another
 // file alone (the bind then fails).
 //
-// A PORT of 0 lets the system pick a free port; every socket is printed on
-// standard error with the address it got:
+// A PORT of 0 lets the system pick a free port (systemd-socket-activate
+// refuses 0).
 //
+// # What it prints
+//
+// On standard error, socket-activate prints the lines
+// systemd-socket-activate prints for the same events, in the same words,
+// so that a script that reads them works with either; a line of its own,
+// starting "socket-activate: ", may follow. Every socket, with the
+// address it got and the fd the program gets it on, then its name:
+//
+//	Listening on 127.0.0.1:34567 as 3.
 //	socket-activate: listening on 127.0.0.1:34567 (fd 3, name "web")
+//
+// "Received 2 descriptors via the environment." before them for fds
+// passed in; "Communication attempt on fd 3." when the first connection
+// or datagram arrives; "Execing ./server (./server -v)" as the program
+// starts (at every start). With --accept, for each connection:
+// "Communication attempt on fd 3.", "Connection from 127.0.0.1:50458 to
+// 127.0.0.1:8080" (a unix peer as "PID 12/UID 1000", on Linux), "Spawned
+// ./server (./server -v) as PID 12.", "Execing …", and once it exits
+// "Child 12 died with code 0" (the exit status, or the signal's number).
 //
 // # What the program gets
 //

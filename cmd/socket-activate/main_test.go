@@ -590,6 +590,7 @@ func TestSignalWhileWaitingForAConnectionExits0(t *testing.T) {
 			}
 			waitEOF(t, p.stderr)
 			want := strings.Join([]string{
+				"Listening on " + addr + " as 3.",
 				"socket-activate: listening on " + addr + ` (fd 3, name "unknown")`,
 				"socket-activate: SIGHUP: no program running, still waiting for a connection",
 				"socket-activate: " + sig.String() + " while waiting for a connection; exiting",
@@ -812,10 +813,12 @@ func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	waitEOF(t, p.stderr)
+	execing := "Execing " + prog + " (" + prog + ")"
 	wantErr := []string{
-		"socket-activate: running " + prog,
+		execing,
 		"socket-activate: SIGHUP: stopping the program with SIGTERM to restart it",
 		"socket-activate: restarting (restart 1): " + prog,
+		execing,
 	}
 	if got := strings.Split(p.stderr.Text(), "\n"); !reflect.DeepEqual(got, wantErr) {
 		t.Errorf("socket-activate's output, with no socket of its own:\n%s", diff(wantErr, got))
