@@ -135,6 +135,7 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		}
 	}
 	a.env = freshEnv(os.LookupEnv)
+	// checkSockets saw that --fdname gives one name, or one per socket.
 	a.names = o.fdnames
 	switch {
 	case o.fdnames == nil && !o.accept:
@@ -145,8 +146,6 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		}
 	case len(o.fdnames) == 1:
 		a.names = repeat(o.fdnames[0], len(a.socks))
-	case len(o.fdnames) != len(a.socks):
-		fmt.Fprintf(stderr, "socket-activate: warning: --fdname gives %d names for %d sockets; LISTEN_FDNAMES passes them as given\n", len(o.fdnames), len(a.socks))
 	}
 	for i := range a.socks {
 		// systemd-socket-activate's line, then one that says more.
@@ -171,8 +170,20 @@ func checkSockets(o *options, passed int) error {
 		return fmt.Errorf("--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (%w)", errUsage)
 	case o.inetd && !o.accept && n != 1:
 		return fmt.Errorf("--inetd without --accept needs exactly one socket, and there are %d (%w)", n, errUsage)
+	case len(o.fdnames) > 1 && len(o.fdnames) != n:
+		// systemd-socket-activate passes them with a warning, and every
+		// program that reads them as libsystemd does then fails.
+		return fmt.Errorf("--fdname gives %d names for %s: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (%w)", len(o.fdnames), count(n, "socket"), errUsage)
 	}
 	return nil
+}
+
+// count returns "1 socket", "2 sockets" and so on.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // localAddr returns the local address of the socket fd as printed, or

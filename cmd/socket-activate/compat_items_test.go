@@ -359,3 +359,53 @@ func TestTheSameLinesAsSystemdSocketActivate(t *testing.T) {
 		})
 	}
 }
+
+func TestNamesAreCheckedAtStart(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("--accept without --fdname gives no warning", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.start(t, append([]string{"-a", "-l", sock}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				p.stderr.Wait(t, `^Child \d+ died with code 0$`, 1)
+				if text := p.stderr.Text(); strings.Contains(strings.ToLower(text), "warning") || strings.Contains(text, "different") {
+					t.Errorf("stderr warns:\n%s", text)
+				}
+			})
+			t.Run("three names for two sockets", func(t *testing.T) {
+				s1, s2 := a.sockPath(dir, "n1"), a.sockPath(dir, "n2")
+				p := a.start(t, append([]string{"-l", s1, "-l", s2, "--fdname=a:b:c"}, helperArgs(t, "view")...)...)
+				if a == ours {
+					// Refused at start, on purpose: every program that reads
+					// LISTEN_FDNAMES as libsystemd does would fail.
+					if code := p.exitCode(t); code != 1 {
+						t.Errorf("exit status %d, want 1", code)
+					}
+					waitEOF(t, p.stderr)
+					want := "socket-activate: --fdname gives 3 names for 2 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"
+					if got := p.stderr.Text(); got != want {
+						t.Errorf("stderr\n%s\nwant\n%s", got, want)
+					}
+					if _, err := os.Lstat(s1); !os.IsNotExist(err) {
+						t.Errorf("socket file %s made before the refusal (Lstat: %v)", s1, err)
+					}
+					return
+				}
+				// systemd-socket-activate warns and passes them.
+				p.stderr.Wait(t, "istening on ", 2)
+				if _, err := request("unix", s1); err != nil {
+					t.Fatal(err)
+				}
+				v := readView(t, p)
+				p.stderr.Wait(t, "^The number of fd names is different than number of fds: 3 vs 2$", 1)
+				if d := diff(map[string]string{"LISTEN_FDS": "2", "LISTEN_FDNAMES": "a:b:c"}, pick(v.Env, "LISTEN_FDS", "LISTEN_FDNAMES")); d != "" {
+					t.Errorf("the program's environment:\n%s", d)
+				}
+			})
+		})
+	}
+}

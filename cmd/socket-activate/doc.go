@@ -88,9 +88,12 @@
 // always (systemd-socket-activate sets it only with --fdname): "unknown"
 // for every fd unless --fdname names them; then the -E variables, which
 // win over all of these (and over NOTIFY_SOCKET, REMOTE_ADDR and
-// REMOTE_PORT), as with systemd-socket-activate. One name is used for
-// every fd; a different count of names is passed as given, as
-// systemd-socket-activate does, with a warning. Go cannot set LISTEN_PID
+// REMOTE_PORT), as with systemd-socket-activate. --fdname gives one name
+// for every fd, or one name per fd in order (fds passed in first); any
+// other count is refused at start. That is stricter than
+// systemd-socket-activate on purpose: it passes such names with a
+// warning, and every program that reads them as libsystemd does then
+// fails (EINVAL). Go cannot set LISTEN_PID
 // between fork and exec, so socket-activate starts a copy of itself that
 // sets LISTEN_PID to its own pid and executes the program in its place
 // (the pid stays the same). The program is looked up through PATH before

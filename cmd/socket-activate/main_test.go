@@ -222,7 +222,6 @@ func TestProgramGetsSockets(t *testing.T) {
 		now     bool
 		fds     func(printed []string) []string
 		names   string
-		warning string
 	}
 	tests := []passCase{{
 		name:    "one TCP socket on an ephemeral IPv4 port is fd 3 with its --fdname",
@@ -278,14 +277,6 @@ func TestProgramGetsSockets(t *testing.T) {
 			return []string{"stream " + a[0], "stream " + a[1], "stream " + a[2]}
 		},
 		names: "x:x:x",
-	}, {
-		name:    "more names than sockets are passed as given, with a warning",
-		args:    []string{"-l", "127.0.0.1:0", "-l", "127.0.0.1:0", "--fdname=a:b", "--fdname=c"},
-		sockets: 2,
-		dials:   []dial{{"tcp", printed(0)}},
-		fds:     func(a []string) []string { return []string{"stream " + a[0], "stream " + a[1]} },
-		names:   "a:b:c",
-		warning: "socket-activate: warning: --fdname gives 3 names for 2 sockets; LISTEN_FDNAMES passes them as given",
 	}, {
 		name:    "a stale unix socket file from an earlier run is replaced",
 		args:    []string{"-l", staleSocket(t, filepath.Join(dir, "stale"))},
@@ -347,9 +338,6 @@ func TestProgramGetsSockets(t *testing.T) {
 			}
 			if d := diff(want, got); d != "" {
 				t.Errorf("program's report:\n%s", d)
-			}
-			if tt.warning != "" {
-				p.stderr.Wait(t, "^"+regexp.QuoteMeta(tt.warning)+"$", 1)
 			}
 			p.signal(t, syscall.SIGTERM)
 			if code := p.exitCode(t); code != 0 {

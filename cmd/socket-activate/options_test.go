@@ -256,6 +256,12 @@ func TestCheckSockets(t *testing.T) {
 		{"no socket with --fdname", []string{"--notify", "--now", "--fdname=web", "prog"}, 0, "--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (see --help)"},
 		{"no socket with --inetd", []string{"--notify", "--now", "--inetd", "prog"}, 0, "--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (see --help)"},
 		{"no socket with --accept", []string{"-a", "prog"}, 0, "--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (see --help)"},
+		{"one name for three sockets", []string{"--fdname=web", "-l", "80", "-l", "81", "prog"}, 1, ""},
+		{"a name for each of three sockets, passed ones first", []string{"--fdname=a:b:c", "-l", "80", "-l", "81", "prog"}, 1, ""},
+		{"a name for each -l socket but not for the one passed in", []string{"--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 1, "--fdname gives 2 names for 3 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+		{"more names than sockets", []string{"--fdname=a:b:c", "-l", "80", "prog"}, 0, "--fdname gives 3 names for 1 socket: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+		{"a name for each listening socket with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 0, ""},
+		{"too few names with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 1, "--fdname gives 2 names for 3 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
