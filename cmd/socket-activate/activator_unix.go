@@ -258,9 +258,11 @@ func repeat(s string, n int) []string {
 
 // command returns the program's command for the given fds (passed as 3, 4,
 // …), LISTEN_FDNAMES and extra environment. With fds it runs through the
-// shim, which sets LISTEN_PID. The -E variables are set last, so that they
-// win over any the activator sets (LISTEN_PID included: the shim keeps
-// one it finds), as with systemd-socket-activate.
+// shim, which sets LISTEN_PID; with --accept, through the shim too if
+// socket-activate ignores SIGHUP or SIGINT, which its programs must not.
+// The -E variables are set last, so that they win over any the activator
+// sets (LISTEN_PID included: the shim keeps one it finds), as with
+// systemd-socket-activate.
 func (a *activator) command(files []*os.File, names []string, extra ...string) *exec.Cmd {
 	env := append([]string(nil), a.env...)
 	if len(files) > 0 {
@@ -276,24 +278,32 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
-		// A group of its own: a terminal's ^C reaches only the activator,
-		// which forwards it once.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// The program stays in socket-activate's process group, as under
+		// systemd-socket-activate, which becomes the program: it can read
+		// the terminal, and ^C reaches it.
 	}
+	var shim []string
 	if len(files) > 0 {
-		env = append(env, shimEnv+"=1")
+		shim = append(shim, shimListenPID)
+		cmd.ExtraFiles = files
+	}
+	if a.opts.accept && (ignoredAtStart[syscall.SIGHUP] || ignoredAtStart[syscall.SIGINT]) {
+		shim = append(shim, shimDefaultSignals)
+	}
+	if shim != nil {
+		env = append(env, shimEnv+"="+strings.Join(shim, ","))
 		cmd.Path = a.self
 		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)
-		cmd.ExtraFiles = files
 	}
 	cmd.Env = env
 	return cmd
 }
 
 // serve runs the program with every socket, after the first connection
-// unless --now, and again after it ends with --restart. It returns the exit
-// status.
-func (a *activator) serve() int {
+// unless --now, and again after it ends with --restart. It returns how
+// socket-activate ends: as the program ended, or of a signal that came
+// while no program ran, as systemd-socket-activate dies of it.
+func (a *activator) serve() ending {
 	restarts, quick := 0, 0
 	now := a.opts.now
 	for {
@@ -301,25 +311,25 @@ func (a *activator) serve() int {
 			sig, err := a.waitTraffic()
 			if err != nil {
 				fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-				return 1
+				return exitCode(1)
 			}
-			if sig != nil {
+			if sig != 0 {
 				fmt.Fprintf(a.stderr, "socket-activate: %v while waiting for a connection; exiting\n", sig)
-				return 0
+				return ending{sig: sig}
 			}
 		}
 		cmd, err := a.start(restarts)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-			return 1
+			return exitCode(1)
 		}
 		started := time.Now()
-		status, reason := a.wait(cmd)
+		end, reason := a.wait(cmd)
 		if a.notif != nil {
 			a.notif.drain()
 		}
 		if reason == stopExit || !a.opts.restart {
-			return status
+			return end
 		}
 		restarts++
 		now = a.opts.now || reason == stopRestart
@@ -327,12 +337,14 @@ func (a *activator) serve() int {
 		if reason != stopExited || time.Since(started) >= quickExit {
 			quick = 0
 		}
+		status := end.status()
 		switch {
 		case reason != stopExited:
 		case quick > 0 && (status != 0 || quick >= quickBurst):
 			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d within %v; restarting it in %v\n", status, quickExit, restartDelay)
-			if !a.delay(restartDelay) {
-				return status
+			if sig := a.delay(restartDelay); sig != 0 {
+				fmt.Fprintf(a.stderr, "socket-activate: %v while waiting to restart the program; exiting\n", sig)
+				return ending{sig: sig}
 			}
 		case now:
 			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d; restarting it\n", status)
@@ -343,10 +355,11 @@ func (a *activator) serve() int {
 }
 
 // waitTraffic waits until a socket is readable: a connection or a datagram
-// waits. It returns nil, nil once there is traffic, saying on which fd as
-// systemd-socket-activate does, or the signal when SIGINT or SIGTERM comes
-// first.
-func (a *activator) waitTraffic() (os.Signal, error) {
+// waits. It returns 0, nil once there is traffic, saying on which fd as
+// systemd-socket-activate does, or a signal that comes first and ends
+// socket-activate: any caught signal but SIGHUP with --restart, which has
+// nothing to restart.
+func (a *activator) waitTraffic() (syscall.Signal, error) {
 	type result struct {
 		ready []int
 		err   error
@@ -362,30 +375,30 @@ func (a *activator) waitTraffic() (os.Signal, error) {
 			if r.err == nil {
 				fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+r.ready[0])
 			}
-			return nil, r.err
+			return 0, r.err
 		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP {
-				return sig, nil
+			if sig != syscall.SIGHUP || !a.opts.restart {
+				return sig.(syscall.Signal), nil
 			}
 			fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
 		}
 	}
 }
 
-// delay waits d, or less if SIGINT or SIGTERM arrives; it reports whether
-// the activator should go on.
-func (a *activator) delay(d time.Duration) bool {
+// delay waits d before a restart. It returns 0 then, or at once on
+// SIGHUP, which asks for the restart; it returns any other caught signal,
+// which ends socket-activate since no program runs.
+func (a *activator) delay(d time.Duration) syscall.Signal {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP {
-				return false
-			}
+	select {
+	case <-t.C:
+		return 0
+	case sig := <-a.sigs:
+		if sig == syscall.SIGHUP {
+			return 0
 		}
+		return sig.(syscall.Signal)
 	}
 }
 
@@ -428,60 +441,64 @@ func (a *activator) startWith(stored []*os.File, storedNames, extra []string, re
 const (
 	stopExited  = iota // it exited by itself
 	stopRestart        // SIGHUP with --restart: start it again at once
-	stopExit           // SIGINT or SIGTERM: the activator exits too
+	stopExit           // SIGINT, SIGQUIT or SIGTERM: the activator exits too
 )
 
-// wait waits for the program to end while forwarding signals, and returns
-// its exit status and why it ended.
-func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
+// wait waits for the program to end while passing signals on, and returns
+// how it ended and why. SIGUSR1, SIGUSR2, and SIGHUP without --restart, are
+// passed on. SIGINT, SIGQUIT and SIGTERM are passed on too, but for those
+// the terminal sent the program itself, and socket-activate exits once the
+// program has. SIGHUP with --restart stops the program with SIGTERM, and
+// SIGKILL after stopTimeout, to start it again.
+func (a *activator) wait(cmd *exec.Cmd) (end ending, reason int) {
 	done := make(chan struct{})
 	go func() {
 		cmd.Wait()
 		close(done)
 	}()
 	reason = stopExited
+	pid := cmd.Process.Pid
 	var kill <-chan time.Time
 	for {
 		select {
 		case <-done:
-			return exitStatus(cmd.ProcessState), reason
-		case sig := <-a.sigs:
+			return endLike(cmd.ProcessState), reason
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
 			switch {
-			case sig != syscall.SIGHUP:
+			case sig == syscall.SIGHUP && a.opts.restart:
+				if reason == stopExited {
+					fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
+					reason = stopRestart
+					unix.Kill(pid, syscall.SIGTERM)
+					kill = time.After(stopTimeout)
+				}
+			case sig == syscall.SIGHUP || sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2:
+				unix.Kill(pid, sig)
+			default:
 				reason = stopExit
-				signalGroup(cmd.Process.Pid, sig.(syscall.Signal))
-			case !a.opts.restart:
-				signalGroup(cmd.Process.Pid, syscall.SIGHUP)
-			case reason == stopExited:
-				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
-				reason = stopRestart
-				signalGroup(cmd.Process.Pid, syscall.SIGTERM)
-				kill = time.After(stopTimeout)
+				if !fromTerminal(sig) {
+					unix.Kill(pid, sig)
+				}
 			}
 		case <-kill:
 			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after SIGTERM; sending SIGKILL\n", stopTimeout)
-			signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+			unix.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
 
-// signalGroup sends sig to the process group of pid, which the program
-// leads, or to pid alone if the program left its group.
-func signalGroup(pid int, sig syscall.Signal) {
-	if err := unix.Kill(-pid, sig); err != nil {
-		unix.Kill(pid, sig)
-	}
-}
-
 // acceptLoop accepts connections on every socket and runs one program per
-// connection until SIGINT or SIGTERM; then it forwards the signal to the
-// programs still running, waits for them and returns 0.
-func (a *activator) acceptLoop() int {
+// connection until a caught signal. Then, as systemd-socket-activate's
+// programs get SIGTERM when it dies, it sends the programs still running
+// SIGTERM (and SIGKILL after stopTimeout), waits for them, and dies of the
+// signal.
+func (a *activator) acceptLoop() ending {
 	for _, fd := range a.fds {
 		// Only this process accepts: the listening sockets are never passed.
 		if err := unix.SetNonblock(fd, true); err != nil {
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", os.NewSyscallError("fcntl", err))
-			return 1
+			return exitCode(1)
 		}
 	}
 	conns := make(chan conn)
@@ -489,11 +506,12 @@ func (a *activator) acceptLoop() int {
 	go func() { failed <- acceptAll(a.fds, conns) }()
 	running := map[int]*exec.Cmd{}
 	exited := make(chan int)
-	var quit os.Signal
-	for quit == nil || len(running) > 0 {
+	var quit syscall.Signal
+	var kill <-chan time.Time
+	for quit == 0 || len(running) > 0 {
 		select {
 		case c := <-conns:
-			if quit != nil {
+			if quit != 0 {
 				c.file.Close()
 				continue
 			}
@@ -519,18 +537,25 @@ func (a *activator) acceptLoop() int {
 			delete(running, pid)
 		case err := <-failed:
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-			return 1
+			return exitCode(1)
 		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP && quit == nil {
-				quit = sig
-				fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; waiting for %d programs\n", sig, len(running))
+			if quit != 0 {
+				continue
 			}
+			quit = sig.(syscall.Signal)
+			fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; stopping %s with SIGTERM\n", sig, count(len(running), "program"))
 			for pid := range running {
-				signalGroup(pid, sig.(syscall.Signal))
+				unix.Kill(pid, syscall.SIGTERM)
+			}
+			kill = time.After(stopTimeout)
+		case <-kill:
+			fmt.Fprintf(a.stderr, "socket-activate: %s still running %v after SIGTERM; sending SIGKILL\n", count(len(running), "program"), stopTimeout)
+			for pid := range running {
+				unix.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	}
-	return 0
+	return ending{sig: quit}
 }
 
 // conn is an accepted connection.

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -404,6 +405,177 @@ func TestNamesAreCheckedAtStart(t *testing.T) {
 				p.stderr.Wait(t, "^The number of fd names is different than number of fds: 3 vs 2$", 1)
 				if d := diff(map[string]string{"LISTEN_FDS": "2", "LISTEN_FDNAMES": "a:b:c"}, pick(v.Env, "LISTEN_FDS", "LISTEN_FDNAMES")); d != "" {
 					t.Errorf("the program's environment:\n%s", d)
+				}
+			})
+		})
+	}
+}
+
+// howEnded says how p's process ended: "exit N" or "signal NAME".
+func howEnded(t *testing.T, p *proc) string {
+	t.Helper()
+	p.exitCode(t)
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit %d", p.cmd.ProcessState.ExitCode())
+}
+
+func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
+	dir := shortTempDir(t)
+	type exitCase struct {
+		name    string
+		args    []string // before -l SOCK
+		helper  string
+		program []string // instead of a helper: a program that Go cannot be, one that dies of SIGUSR1
+		env     string   // SA_TEST_CODE
+		// act does what the case is about, given the socket's path.
+		act  func(t *testing.T, p *proc, sock string)
+		want string // how the activator ends
+		// ours, if set, is how socket-activate ends instead: Go cannot die
+		// of every signal, and exits with the status a shell reports alike.
+		ours string
+	}
+	connect := func(t *testing.T, p *proc, sock string) {
+		c, err := net.DialTimeout("unix", sock, timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	signalAfter := func(sig syscall.Signal, line string) func(*testing.T, *proc, string) {
+		return func(t *testing.T, p *proc, sock string) {
+			if line != "" {
+				connect(t, p, sock)
+				p.stdout.Wait(t, "^"+line+"$", 1)
+			}
+			p.signal(t, sig)
+		}
+	}
+	tests := []exitCase{
+		{name: "SIGTERM while waiting for the first connection", helper: "signal", act: signalAfter(syscall.SIGTERM, ""), want: "signal terminated"},
+		{name: "SIGINT while waiting for the first connection", helper: "signal", act: signalAfter(syscall.SIGINT, ""), want: "signal interrupt"},
+		{name: "SIGHUP while waiting for the first connection", helper: "signal", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
+		{name: "the program's exit status", helper: "exit", env: "7", act: connect, want: "exit 7"},
+		{name: "a program killed by SIGKILL", helper: "kill-self", env: strconv.Itoa(int(syscall.SIGKILL)), act: connect, want: "signal killed"},
+		{name: "a program killed by SIGUSR1", program: []string{"/bin/sh", "-c", "kill -USR1 $$"}, act: connect,
+			want: "signal user defined signal 1", ours: fmt.Sprintf("exit %d", 128+syscall.SIGUSR1)},
+		{name: "SIGTERM reaches the program, which exits 42", helper: "signal", act: signalAfter(syscall.SIGTERM, "waiting"), want: "exit 42"},
+		{name: "SIGINT reaches the program, which exits 42", helper: "signal", act: signalAfter(syscall.SIGINT, "waiting"), want: "exit 42"},
+		{name: "SIGHUP reaches the program, which exits 42", helper: "signal", act: signalAfter(syscall.SIGHUP, "waiting"), want: "exit 42"},
+		{name: "SIGTERM kills a program that does not catch it", helper: "sleep", act: signalAfter(syscall.SIGTERM, "waiting"), want: "signal terminated"},
+		{name: "SIGUSR1 reaches the program", program: []string{"/bin/sh", "-c", "echo waiting; exec sleep 60"}, act: signalAfter(syscall.SIGUSR1, "waiting"),
+			want: "signal user defined signal 1", ours: fmt.Sprintf("exit %d", 128+syscall.SIGUSR1)},
+		{name: "--accept: SIGTERM with no connection", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGTERM, ""), want: "signal terminated"},
+		{name: "--accept: SIGINT with no connection", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGINT, ""), want: "signal interrupt"},
+		{name: "--accept: SIGTERM ends the programs running, with SIGTERM", args: []string{"-a"}, helper: "conn-hold",
+			act: func(t *testing.T, p *proc, sock string) {
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				r := bufio.NewReader(c)
+				if _, err := r.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+				p.signal(t, syscall.SIGTERM)
+				if line, err := r.ReadString('\n'); line != "got terminated\n" {
+					t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
+				}
+			},
+			want: "signal terminated"},
+		{name: "--accept: SIGHUP", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					sock := a.sockPath(dir, strconv.Itoa(i))
+					program := tt.program
+					if program == nil {
+						program = helperArgs(t, tt.helper)
+					}
+					args := append(append(tt.args, "-l", sock, "-E", codeEnv+"="+tt.env), program...)
+					p := a.start(t, args...)
+					p.stderr.Wait(t, "istening on ", 1)
+					tt.act(t, p, sock)
+					want := tt.want
+					if a == ours && tt.ours != "" {
+						want = tt.ours
+					}
+					if got := howEnded(t, p); got != want {
+						t.Errorf("%s ended: %s, want %s", a.name, got, want)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestIgnoredSignalsStayIgnored(t *testing.T) {
+	dir := shortTempDir(t)
+	// As nohup ignores SIGHUP and a shell's & SIGINT.
+	const ignore = `trap "" HUP INT; exec "$0" "$@"`
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("the program starts with them ignored, and the activator passes none on", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view-wait")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if d := diff([]string{"hangup", "interrupt"}, readView(t, p).Ignored); d != "" {
+					t.Errorf("signals the program started with ignored:\n%s", d)
+				}
+				// Were either not ignored, by the activator or by the program,
+				// one of them would end both before SIGTERM (the lowest
+				// pending signal is delivered first).
+				p.signal(t, syscall.SIGHUP)
+				p.signal(t, syscall.SIGINT)
+				p.signal(t, syscall.SIGTERM)
+				if got := howEnded(t, p); got != "exit 0" {
+					t.Errorf("%s ended: %s, want exit 0 (the program's, after SIGTERM)", a.name, got)
+				}
+				p.stdout.Wait(t, "^got terminated$", 1)
+			})
+			t.Run("while waiting for the first connection", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign-wait")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view-wait")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				p.signal(t, syscall.SIGHUP)
+				p.signal(t, syscall.SIGINT)
+				p.signal(t, syscall.SIGTERM)
+				if got := howEnded(t, p); got != "signal terminated" {
+					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
+				}
+			})
+			t.Run("--accept programs start with the default actions", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign-acc")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "conn-hold")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !regexp.MustCompile(`^pid \d+ ignored \[\]\n$`).MatchString(line) {
+					t.Errorf("the program says %q, want it ignores nothing", line)
+				}
+				p.signal(t, syscall.SIGHUP)
+				p.signal(t, syscall.SIGINT)
+				p.signal(t, syscall.SIGTERM)
+				if got := howEnded(t, p); got != "signal terminated" {
+					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
 				}
 			})
 		})

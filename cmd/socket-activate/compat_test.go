@@ -92,7 +92,7 @@ type view struct {
 // serves the sockets it inherited as reportAndServe does (whatever
 // LISTEN_FDS says).
 func viewAndServe() error {
-	v := view{Env: map[string]string{}, Pgid: unix.Getpgrp()}
+	v := view{Env: map[string]string{}, Pgid: pgid()}
 	for _, kv := range os.Environ() {
 		k, val, _ := strings.Cut(kv, "=")
 		if k == "LISTEN_PID" && val == strconv.Itoa(os.Getpid()) {
@@ -116,6 +116,58 @@ func viewAndServe() error {
 	fmt.Printf("%s\n", out)
 	serve(fds)
 	return nil
+}
+
+// viewAndWait prints the program's view as viewAndServe does, then waits
+// for SIGTERM, touching no other signal, says "got terminated" and exits.
+func viewAndWait() error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	v := view{Env: map[string]string{}, Pgid: pgid()}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if signal.Ignored(sig) {
+			v.Ignored = append(v.Ignored, sig.String())
+		}
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s\n", out)
+	<-sigs
+	fmt.Println("got terminated")
+	return nil
+}
+
+// holdConn answers the connection on fd 3 (--accept) with a line that
+// says which of SIGHUP and SIGINT it started with ignored, then waits for
+// SIGTERM and says "got terminated" on the connection before it exits.
+func holdConn() error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	var ignored []string
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig.String())
+		}
+	}
+	c, err := net.FileConn(os.NewFile(3, "conn"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "pid %d ignored %q\n", os.Getpid(), ignored); err != nil {
+		return err
+	}
+	<-sigs
+	_, err = fmt.Fprintln(c, "got terminated")
+	return err
+}
+
+// pgid returns this process's process group.
+func pgid() int {
+	pgid, _ := unix.Getpgid(0)
+	return pgid
 }
 
 // inheritedFDs returns the fds from 3 up that this process got through

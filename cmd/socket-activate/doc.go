@@ -119,22 +119,49 @@
 // one listening socket) is the program's stdin and stdout, and no LISTEN_*
 // variable is set.
 //
-// # Restarts and signals
+// # Signals, the terminal and the exit status
 //
-// The program runs in a process group of its own, so that a terminal's ^C
-// reaches it once, through socket-activate (it cannot read the terminal).
-// SIGINT and SIGTERM are forwarded to the group, and socket-activate exits with its exit status (128 plus
-// the signal's number when a signal ended it); without a program running, it
-// exits 0. SIGHUP is forwarded too, unless --restart is given: then SIGHUP
-// stops the program with SIGTERM (SIGKILL after 10 s) and starts it again at
-// once. With --restart, a program that exits is started again, at the next
-// connection or at once with --now; a program that fails within a second,
-// or exits within a second five times in a row, is restarted a second
-// later. The sockets stay open in socket-activate all along, so clients of
-// an edit-build-restart loop wait in the listen backlog instead of being
-// refused. With --accept, SIGINT and SIGTERM stop accepting and are
-// forwarded to every running program; socket-activate exits 0 once they
-// have exited.
+// The program runs in socket-activate's process group, as it runs under
+// systemd-socket-activate, which becomes the program: it can read the
+// terminal (a debugger's prompt, a passphrase), and the terminal's ^C and
+// ^\ reach it directly. socket-activate passes on the signals sent to it:
+// SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 reach the program,
+// but SIGINT and SIGQUIT only when they did not come from the terminal
+// (while socket-activate's group is its terminal's foreground group, the
+// terminal sent them to the program too, which must not get them twice).
+// After SIGINT, SIGQUIT or SIGTERM, socket-activate exits once the program
+// has, and does not start it again.
+//
+// A signal socket-activate started with ignored (nohup's SIGHUP, the
+// SIGINT of a shell's &) stays ignored, in socket-activate and in the
+// program, and is never passed on; --accept programs start with it at its
+// default action, as systemd-socket-activate's do. Go can tell only for
+// SIGHUP and SIGINT: a program gets SIGQUIT at its default action even if
+// socket-activate started with it ignored.
+//
+// socket-activate ends as systemd-socket-activate ends:
+//
+//   - while a program runs: as the program ended, with its exit status or
+//     of the signal that killed it (of SIGHUP, SIGINT, SIGTERM or SIGKILL;
+//     for another signal Go cannot die of, it exits with 128 plus the
+//     signal's number, which a shell reports alike);
+//   - while no program runs (waiting for the first connection, or for a
+//     restart): of the signal it gets, but SIGHUP under --restart, which
+//     has nothing to restart;
+//   - with --accept: a signal stops it accepting; it sends SIGTERM to the
+//     programs still running (systemd-socket-activate's get SIGTERM when
+//     it dies), SIGKILL after 10 s, waits for them and dies of the signal;
+//   - on a setup error: with status 1.
+//
+// # Restarts
+//
+// With --restart, SIGHUP stops the program with SIGTERM (SIGKILL after
+// 10 s) and starts it again at once, and a program that exits is started
+// again, at the next connection or at once with --now; a program that
+// fails within a second, or exits within a second five times in a row, is
+// restarted a second later. The sockets stay open in socket-activate all
+// along, so clients of an edit-build-restart loop wait in the listen
+// backlog instead of being refused.
 //
 // # Notifications and the fd store
 //

@@ -32,6 +32,7 @@ const (
 	exitEnv    = "SA_TEST_EXIT_AFTER" // "report" exits after this many requests
 	stateEnv   = "SA_TEST_STATE"      // a file "store" creates on its first run
 	fdpollEnv  = "SA_TEST_FDPOLL"     // "store-conn" adds it to its FDSTORE=1 message
+	codeEnv    = "SA_TEST_CODE"       // "exit" exits with it; "kill-self" sends itself this signal
 )
 
 func TestMain(m *testing.M) {
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 		os.Exit(shim(os.Args, os.Environ()))
 	case os.Getenv(runMainEnv) == "1":
 		os.Unsetenv(runMainEnv)
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	case os.Getenv(helperEnv) != "":
 		os.Exit(helper(os.Getenv(helperEnv)))
 	}
@@ -63,6 +64,22 @@ func helper(name string) int {
 		err = reportAndServe()
 	case "view":
 		err = viewAndServe()
+	case "view-wait":
+		err = viewAndWait()
+	case "exit":
+		code, _ := strconv.Atoi(os.Getenv(codeEnv))
+		return code
+	case "kill-self":
+		sig, _ := strconv.Atoi(os.Getenv(codeEnv))
+		syscall.Kill(os.Getpid(), syscall.Signal(sig))
+		time.Sleep(timeout)
+		return 99
+	case "sleep":
+		fmt.Println("waiting")
+		time.Sleep(2 * timeout)
+		return 99
+	case "conn-hold":
+		err = holdConn()
 	case "conn":
 		err = answerConn()
 	case "inetd":

@@ -115,7 +115,7 @@ func (p *proc) exitCode(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-p.done:
-		return exitStatus(p.cmd.ProcessState)
+		return endLike(p.cmd.ProcessState).status()
 	case <-time.After(timeout):
 		t.Fatalf("socket-activate still running after %v; stderr:\n%s", timeout, p.stderr.Text())
 		return -1
@@ -405,8 +405,8 @@ func TestAcceptRunsOneProgramPerConnection(t *testing.T) {
 		}
 	}
 	p.signal(t, syscall.SIGTERM)
-	if code := p.exitCode(t); code != 0 {
-		t.Errorf("exit status %d, want 0", code)
+	if code := p.exitCode(t); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit status %d, want 143", code)
 	}
 }
 
@@ -454,8 +454,8 @@ func TestInetdPassesTheConnectionOnStdinAndStdout(t *testing.T) {
 		t.Errorf("answer\n%q\nwant\n%q", got, want)
 	}
 	p.signal(t, syscall.SIGINT)
-	if code := p.exitCode(t); code != 0 {
-		t.Errorf("exit status %d, want 0", code)
+	if code := p.exitCode(t); code != 128+int(syscall.SIGINT) {
+		t.Errorf("exit status %d, want 130", code)
 	}
 }
 
@@ -565,31 +565,6 @@ func TestForwardsSignals(t *testing.T) {
 	}
 }
 
-func TestSignalWhileWaitingForAConnectionExits0(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String()+" ends socket-activate with status 0", func(t *testing.T) {
-			p := startProc(t, append([]string{"-l", "127.0.0.1:0"}, helperArgs(t, "signal")...)...)
-			addr := p.addrs(t, 1)[0]
-			p.signal(t, syscall.SIGHUP) // ignored: nothing to restart
-			p.stderr.Wait(t, "^socket-activate: SIGHUP: no program running, still waiting for a connection$", 1)
-			p.signal(t, sig)
-			if code := p.exitCode(t); code != 0 {
-				t.Errorf("exit status %d, want 0", code)
-			}
-			waitEOF(t, p.stderr)
-			want := strings.Join([]string{
-				"Listening on " + addr + " as 3.",
-				"socket-activate: listening on " + addr + ` (fd 3, name "unknown")`,
-				"socket-activate: SIGHUP: no program running, still waiting for a connection",
-				"socket-activate: " + sig.String() + " while waiting for a connection; exiting",
-			}, "\n")
-			if got := p.stderr.Text(); got != want {
-				t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
-			}
-		})
-	}
-}
-
 func TestRestartNeverRefusesAConnection(t *testing.T) {
 	const (
 		restarts    = 5
@@ -644,16 +619,18 @@ func TestRestartDelaysAProgramThatFailsAtOnce(t *testing.T) {
 	}
 	p.stderr.Wait(t, `^socket-activate: program exited with status 3 within 1s; restarting it in 1s$`, 3)
 	p.signal(t, syscall.SIGTERM)
-	// SIGTERM during the delay ends it with the last status; if the delay
-	// ran out first, it kills the program just started.
+	// SIGTERM during the delay, with no program running, ends
+	// socket-activate as it ends systemd-socket-activate: it dies of it.
+	// If the delay ran out first, the program just started gets it, and
+	// socket-activate ends as that program does: 3, or of SIGTERM.
 	code := p.exitCode(t)
 	waitEOF(t, p.stderr)
-	want := 3
-	if strings.Contains(p.stderr.Text(), "(restart 3)") {
-		want = 128 + int(syscall.SIGTERM)
-	}
-	if code != want {
-		t.Errorf("exit status %d, want %d", code, want)
+	if strings.Contains(p.stderr.Text(), "socket-activate: terminated while waiting to restart the program; exiting") {
+		if ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Errorf("socket-activate ended with %v, want to die of SIGTERM", p.cmd.ProcessState)
+		}
+	} else if code != 3 && code != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit status %d, want the program's 3 or 143", code)
 	}
 }
 
@@ -844,7 +821,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	for _, arg := range []string{"-h", "--help"} {
 		t.Run(arg+" prints the usage and exits 0", func(t *testing.T) {
 			var stdout, stderr strings.Builder
-			if code := run([]string{arg}, &stdout, &stderr); code != 0 {
+			if code := run([]string{arg}, &stdout, &stderr).status(); code != 0 {
 				t.Errorf("exit status %d, want 0", code)
 			}
 			if stdout.String() != usage || stderr.String() != "" {
@@ -858,5 +835,27 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		if !strings.Contains(usage, flag) {
 			t.Errorf("usage does not mention %q", flag)
 		}
+	}
+}
+
+func TestRestartWithNoProgramRunning(t *testing.T) {
+	p := startProc(t, append([]string{"--restart", "-l", "127.0.0.1:0"}, helperArgs(t, "signal")...)...)
+	addr := p.addrs(t, 1)[0]
+	// Nothing to restart: SIGHUP is not the end it is without --restart.
+	p.signal(t, syscall.SIGHUP)
+	p.stderr.Wait(t, "^socket-activate: SIGHUP: no program running, still waiting for a connection$", 1)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.exitCode(t); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit status %d, want 143", code)
+	}
+	waitEOF(t, p.stderr)
+	want := strings.Join([]string{
+		"Listening on " + addr + " as 3.",
+		"socket-activate: listening on " + addr + ` (fd 3, name "unknown")`,
+		"socket-activate: SIGHUP: no program running, still waiting for a connection",
+		"socket-activate: terminated while waiting for a connection; exiting",
+	}, "\n")
+	if got := p.stderr.Text(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}
 }
