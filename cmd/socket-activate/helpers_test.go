@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// moreHelpers are the helper programs of files for some systems only.
+var moreHelpers = map[string]func() error{}
+
 // helper runs the helper program name and returns its exit status.
 func helper(name string) int {
 	// Every helper but view, which reports what it got, checks LISTEN_PID.
@@ -97,7 +100,11 @@ func helper(name string) int {
 	case "own-listener":
 		err = ownListener()
 	default:
-		err = fmt.Errorf("unknown helper %q", name)
+		if h, ok := moreHelpers[name]; ok {
+			err = h()
+		} else {
+			err = fmt.Errorf("unknown helper %q", name)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", name, err)
