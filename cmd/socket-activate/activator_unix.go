@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,6 +49,32 @@ type activator struct {
 	names []string // LISTEN_FDNAMES for socks, as systemd-socket-activate passes them
 	paths []string // unix socket files to remove at exit
 	notif *notifier
+	build *builder // with --watch
+
+	next     *program       // a new build's program, started but not switched to yet
+	retiring sync.WaitGroup // programs stopped after a switch, until they exit
+}
+
+// program is a run of the program.
+type program struct {
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{} // closed once it exited and was waited for
+}
+
+// newProgram waits for cmd, just started, in a goroutine of its own.
+func newProgram(cmd *exec.Cmd) *program {
+	p := &program{cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// signal sends sig to the program.
+func (p *program) signal(sig syscall.Signal) {
+	unix.Kill(p.cmd.Process.Pid, sig)
 }
 
 // passedFD is an fd socket-activate itself was started with, by
@@ -104,7 +132,8 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 			fmt.Fprintf(stderr, "Received %d descriptors via the environment.\n", len(passed))
 		}
 	}
-	if a.prog, err = lookProgram(o.argv[0]); err != nil {
+	if a.prog, err = lookProgram(o.argv[0]); err != nil && o.build == "" {
+		// With --build, the first build may make the program.
 		return nil, err
 	}
 	if a.self, err = os.Executable(); err != nil {
@@ -133,6 +162,19 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		if a.notif, err = newNotifier(stderr); err != nil {
 			return nil, err
 		}
+	}
+	if o.watch != nil {
+		roots, err := watchRoots(o.watch)
+		if err != nil {
+			return nil, err
+		}
+		// A build may write the program under a watched directory.
+		self, _ := filepath.Abs(o.argv[0])
+		w, err := newWatcher(roots, newSkip([]string{self}))
+		if err != nil {
+			return nil, err
+		}
+		a.build = newBuilder(o.build, w, stderr)
 	}
 	a.env = freshEnv(os.LookupEnv)
 	// checkSockets saw that --fdname gives one name, or one per socket.
@@ -223,6 +265,9 @@ func (a *activator) acceptName(i int) string {
 // close closes the sockets and the notify socket and removes the files
 // the activator created.
 func (a *activator) close() {
+	if a.build != nil {
+		a.build.close()
+	}
 	for _, f := range a.socks {
 		f.Close()
 	}
@@ -300,39 +345,82 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 }
 
 // serve runs the program with every socket, after the first connection
-// unless --now, and again after it ends with --restart. It returns how
-// socket-activate ends: as the program ended, or of a signal that came
-// while no program ran, as systemd-socket-activate dies of it.
-func (a *activator) serve() ending {
+// unless --now, and again after it ends with --restart. With --watch it
+// starts a new program after each successful build and stops the old one.
+// It returns how socket-activate ends: as the program ended, or of a
+// signal that came while no program ran, as systemd-socket-activate dies
+// of it.
+func (a *activator) serve() (end ending) {
+	defer a.retiring.Wait()
 	restarts, quick := 0, 0
-	now := a.opts.now
+	now := a.opts.now || a.build != nil
+	if a.build != nil && a.opts.build != "" {
+		// The program is built before its first start.
+		a.build.request("starting")
+		if sig := a.awaitBuild(); sig != 0 {
+			return ending{sig: sig}
+		}
+	}
+	var p *program
 	for {
-		if !now {
-			sig, err := a.waitTraffic()
+		if p == nil {
+			if !now {
+				sig, err := a.waitTraffic()
+				if err != nil {
+					fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
+					return exitCode(1)
+				}
+				if sig != 0 {
+					fmt.Fprintf(a.stderr, "socket-activate: %v while waiting for a connection; exiting\n", sig)
+					return ending{sig: sig}
+				}
+			}
+			why := ""
+			if restarts > 0 {
+				why = fmt.Sprintf("restarting (restart %d)", restarts)
+			}
+			cmd, err := a.start(why)
 			if err != nil {
 				fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-				return exitCode(1)
+				if a.build == nil {
+					return exitCode(1)
+				}
+				if sig := a.awaitBuild(); sig != 0 {
+					return ending{sig: sig}
+				}
+				continue
 			}
-			if sig != 0 {
-				fmt.Fprintf(a.stderr, "socket-activate: %v while waiting for a connection; exiting\n", sig)
-				return ending{sig: sig}
-			}
+			p = newProgram(cmd)
 		}
-		cmd, err := a.start(restarts)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-			return exitCode(1)
-		}
-		started := time.Now()
-		end, reason := a.wait(cmd)
+		end, reason := a.wait(p)
 		if a.notif != nil {
 			a.notif.drain()
 		}
-		if reason == stopExit || !a.opts.restart {
+		if reason == stopSwitch {
+			// The new build's program runs: the old one stops.
+			a.retire(p)
+			p, a.next = a.next, nil
+			restarts++
+			continue
+		}
+		started := p.started
+		p = nil
+		if reason == stopExit {
+			return end
+		}
+		if !a.opts.restart && a.build != nil {
+			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d; starting it again after the next successful build\n", end.status())
+			if sig := a.awaitBuild(); sig != 0 {
+				return ending{sig: sig}
+			}
+			restarts++
+			continue
+		}
+		if !a.opts.restart {
 			return end
 		}
 		restarts++
-		now = a.opts.now || reason == stopRestart
+		now = a.opts.now || a.build != nil || reason == stopRestart
 		quick++
 		if reason != stopExited || time.Since(started) >= quickExit {
 			quick = 0
@@ -402,14 +490,26 @@ func (a *activator) delay(d time.Duration) syscall.Signal {
 	}
 }
 
-// start starts the program with the sockets and the stored fds.
-func (a *activator) start(restarts int) (*exec.Cmd, error) {
+// start starts the program with the sockets and the stored fds, saying
+// why first unless why is "". With --watch it looks the program up again:
+// a build may have made it.
+func (a *activator) start(why string) (*exec.Cmd, error) {
+	if a.build != nil {
+		prog, err := lookProgram(a.opts.argv[0])
+		if err != nil {
+			return nil, err
+		}
+		a.prog = prog
+	}
+	if why != "" {
+		fmt.Fprintf(a.stderr, "socket-activate: %s: %s\n", why, commandLine(a.opts.argv))
+	}
 	if a.notif == nil {
-		return a.startWith(nil, nil, nil, restarts)
+		return a.startWith(nil, nil, nil)
 	}
 	var cmd *exec.Cmd
 	err := a.notif.handOver(func(stored []*os.File, names []string) (err error) {
-		cmd, err = a.startWith(stored, names, []string{"NOTIFY_SOCKET=" + a.notif.path}, restarts)
+		cmd, err = a.startWith(stored, names, []string{"NOTIFY_SOCKET=" + a.notif.path})
 		return err
 	})
 	return cmd, err
@@ -417,7 +517,7 @@ func (a *activator) start(restarts int) (*exec.Cmd, error) {
 
 // startWith starts the program with the sockets, then the stored fds
 // named storedNames, and the extra environment.
-func (a *activator) startWith(stored []*os.File, storedNames, extra []string, restarts int) (*exec.Cmd, error) {
+func (a *activator) startWith(stored []*os.File, storedNames, extra []string) (*exec.Cmd, error) {
 	files := append(append([]*os.File(nil), a.socks...), stored...)
 	names := append(append([]string(nil), a.names...), storedNames...)
 	var cmd *exec.Cmd
@@ -426,9 +526,6 @@ func (a *activator) startWith(stored []*os.File, storedNames, extra []string, re
 		cmd.Stdin, cmd.Stdout = a.socks[0], a.socks[0]
 	} else {
 		cmd = a.command(files, names, extra...)
-	}
-	if restarts > 0 {
-		fmt.Fprintf(a.stderr, "socket-activate: restarting (restart %d): %s\n", restarts, commandLine(a.opts.argv))
 	}
 	fmt.Fprintf(a.stderr, "%s\n", a.execing())
 	if err := cmd.Start(); err != nil {
@@ -442,7 +539,12 @@ const (
 	stopExited  = iota // it exited by itself
 	stopRestart        // SIGHUP with --restart: start it again at once
 	stopExit           // SIGINT, SIGQUIT or SIGTERM: the activator exits too
+	stopSwitch         // with --watch: a new build's program runs, in a.next
 )
+
+// readyTimeout bounds how long a switch waits for the new program's
+// READY=1 with --notify.
+const readyTimeout = 30 * time.Second
 
 // wait waits for the program to end while passing signals on, and returns
 // how it ended and why. SIGUSR1, SIGUSR2, and SIGHUP without --restart, are
@@ -450,41 +552,149 @@ const (
 // the terminal sent the program itself, and socket-activate exits once the
 // program has. SIGHUP with --restart stops the program with SIGTERM, and
 // SIGKILL after stopTimeout, to start it again.
-func (a *activator) wait(cmd *exec.Cmd) (end ending, reason int) {
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
+//
+// With --watch, SIGHUP asks for a build, as a change does; after a
+// successful build wait starts the new program in a.next and returns
+// stopSwitch while p still runs: at once, or with --notify once the new
+// program sent READY=1, so that the two overlap. A new program that
+// exits first, or sends no READY=1 within readyTimeout, is given up.
+func (a *activator) wait(p *program) (end ending, reason int) {
 	reason = stopExited
-	pid := cmd.Process.Pid
-	var kill <-chan time.Time
+	var kill, readyTimer <-chan time.Time
+	var ready <-chan struct{}
 	for {
+		var builds <-chan bool
+		var nextDone <-chan struct{}
+		if a.build != nil && a.next == nil && reason == stopExited {
+			builds = a.build.results
+		}
+		if a.next != nil {
+			nextDone = a.next.done
+		}
 		select {
-		case <-done:
-			return endLike(cmd.ProcessState), reason
+		case <-p.done:
+			if a.next != nil {
+				// The new program takes over from one that did not wait.
+				return endLike(p.cmd.ProcessState), stopSwitch
+			}
+			return endLike(p.cmd.ProcessState), reason
 		case s := <-a.sigs:
 			sig := s.(syscall.Signal)
 			switch {
+			case sig == syscall.SIGHUP && a.build != nil:
+				a.build.request("SIGHUP")
 			case sig == syscall.SIGHUP && a.opts.restart:
 				if reason == stopExited {
 					fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
 					reason = stopRestart
-					unix.Kill(pid, syscall.SIGTERM)
+					p.signal(syscall.SIGTERM)
 					kill = time.After(stopTimeout)
 				}
 			case sig == syscall.SIGHUP || sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2:
-				unix.Kill(pid, sig)
+				p.signal(sig)
 			default:
 				reason = stopExit
 				if !fromTerminal(sig) {
-					unix.Kill(pid, sig)
+					p.signal(sig)
+				}
+				if a.next != nil {
+					// It never took over.
+					a.retire(a.next)
+					a.next = nil
 				}
 			}
 		case <-kill:
 			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after SIGTERM; sending SIGKILL\n", stopTimeout)
-			unix.Kill(pid, syscall.SIGKILL)
+			p.signal(syscall.SIGKILL)
+		case ok := <-builds:
+			if !ok {
+				fmt.Fprintf(a.stderr, "socket-activate: the program that runs keeps running\n")
+				continue
+			}
+			if a.notif != nil {
+				ready = a.notif.readyEvents()
+				drainReady(ready) // a READY=1 from before is not the new program's
+			}
+			cmd, err := a.start("starting the new build")
+			if err != nil {
+				fmt.Fprintf(a.stderr, "socket-activate: %v; the program that runs keeps running\n", err)
+				continue
+			}
+			a.next = newProgram(cmd)
+			if a.notif == nil {
+				return ending{}, stopSwitch
+			}
+			readyTimer = time.After(readyTimeout)
+		case <-ready:
+			if a.next != nil {
+				return ending{}, stopSwitch
+			}
+		case <-nextDone:
+			fmt.Fprintf(a.stderr, "socket-activate: the new program exited with status %d before READY=1; the program that ran before keeps running\n", endLike(a.next.cmd.ProcessState).status())
+			a.next = nil
+		case <-readyTimer:
+			if a.next != nil {
+				fmt.Fprintf(a.stderr, "socket-activate: the new program sent no READY=1 within %v; stopping it, the program that ran before keeps running\n", readyTimeout)
+				a.retire(a.next)
+				a.next = nil
+			}
 		}
+	}
+}
+
+// retire stops p, which no longer serves, with SIGTERM, and SIGKILL after
+// stopTimeout, in a goroutine of its own: serve waits for it before it
+// returns.
+func (a *activator) retire(p *program) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	fmt.Fprintf(a.stderr, "socket-activate: stopping the program that ran before (pid %d) with SIGTERM\n", p.cmd.Process.Pid)
+	p.signal(syscall.SIGTERM)
+	a.retiring.Add(1)
+	go func() {
+		defer a.retiring.Done()
+		t := time.NewTimer(stopTimeout)
+		defer t.Stop()
+		select {
+		case <-p.done:
+		case <-t.C:
+			fmt.Fprintf(a.stderr, "socket-activate: the program that ran before (pid %d) still runs %v after SIGTERM; sending SIGKILL\n", p.cmd.Process.Pid, stopTimeout)
+			p.signal(syscall.SIGKILL)
+			<-p.done
+		}
+	}()
+}
+
+// awaitBuild waits, with no program running, for a successful build. It
+// returns 0 then, or a signal that comes first and ends socket-activate;
+// SIGHUP asks for a build.
+func (a *activator) awaitBuild() syscall.Signal {
+	for {
+		select {
+		case ok := <-a.build.results:
+			if ok {
+				return 0
+			}
+			fmt.Fprintf(a.stderr, "socket-activate: no program runs; waiting for the next change\n")
+		case sig := <-a.sigs:
+			if sig == syscall.SIGHUP {
+				a.build.request("SIGHUP")
+				continue
+			}
+			fmt.Fprintf(a.stderr, "socket-activate: %v with no program running; exiting\n", sig)
+			return sig.(syscall.Signal)
+		}
+	}
+}
+
+// drainReady empties c of a READY=1 not taken yet.
+func drainReady(c <-chan struct{}) {
+	select {
+	case <-c:
+	default:
 	}
 }
 

@@ -829,33 +829,47 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 			}
 		})
 	}
-	for _, flag := range []string{"-h, --help", "--version", "-l, --listen=ADDR", "-d, --datagram", "--seqpacket",
-		"-a, --accept", "-E, --setenv=VAR[=VALUE]", "--fdname=NAME[:NAME...]", "--inetd", "--now", "--restart", "--notify",
-		"PORT", "IP:PORT", "[IPv6]:PORT", "/path/to/socket", "@name"} {
+	for _, flag := range []string{"PORT", "IP:PORT", "[IPv6]:PORT", "/path/to/socket", "@name"} {
 		if !strings.Contains(usage, flag) {
 			t.Errorf("usage does not mention %q", flag)
 		}
 	}
 }
 
-func TestRestartWithNoProgramRunning(t *testing.T) {
-	p := startProc(t, append([]string{"--restart", "-l", "127.0.0.1:0"}, helperArgs(t, "signal")...)...)
-	addr := p.addrs(t, 1)[0]
-	// Nothing to restart: SIGHUP is not the end it is without --restart.
-	p.signal(t, syscall.SIGHUP)
-	p.stderr.Wait(t, "^socket-activate: SIGHUP: no program running, still waiting for a connection$", 1)
-	p.signal(t, syscall.SIGTERM)
-	if code := p.exitCode(t); code != 128+int(syscall.SIGTERM) {
-		t.Errorf("exit status %d, want 143", code)
+func TestHelpDocAndReadmeAgree(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitEOF(t, p.stderr)
-	want := strings.Join([]string{
-		"Listening on " + addr + " as 3.",
-		"socket-activate: listening on " + addr + ` (fd 3, name "unknown")`,
-		"socket-activate: SIGHUP: no program running, still waiting for a connection",
-		"socket-activate: terminated while waiting for a connection; exiting",
-	}, "\n")
-	if got := p.stderr.Text(); got != want {
-		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The README's section on socket-activate: its flag table.
+	section, _, _ := strings.Cut(string(readme)[strings.Index(string(readme), "## socket-activate"):], "\n## ")
+	for _, line := range strings.Split(strings.TrimSuffix(optionHelp(optionTable), "\n"), "\n") {
+		if !strings.Contains(string(doc), "//\t"+strings.TrimPrefix(line, "  ")+"\n") {
+			t.Errorf("doc.go lacks the line of --help\n%s", line)
+		}
+	}
+	for _, opt := range optionTable {
+		if opt.alias != "" {
+			continue
+		}
+		want := "`--" + opt.long
+		if opt.short != 0 {
+			want = "`-" + string(opt.short) + ", --" + opt.long
+		}
+		if !strings.Contains(section, "| "+want) {
+			t.Errorf("README's table of socket-activate's flags has no row for %s", want+"`")
+		}
+	}
+	for _, s := range []string{"Where socket-activate differs from systemd-socket-activate on purpose", "# Where it differs from systemd-socket-activate"} {
+		if !strings.Contains(usage+string(doc), s) {
+			t.Errorf("--help or doc.go lacks %q", s)
+		}
+	}
+	if !strings.Contains(section, "differs from `systemd-socket-activate` on purpose") {
+		t.Errorf("README's section on socket-activate does not say where it differs from systemd-socket-activate on purpose")
 	}
 }

@@ -31,6 +31,7 @@ type notifier struct {
 	store  []storedFD
 	buf    []byte
 	oob    []byte
+	readyc chan struct{} // see readyEvents
 }
 
 // storedFD is an fd kept by FDSTORE=1. The notifier owns file.
@@ -238,6 +239,7 @@ func (n *notifier) handle(msg []byte, fds []int) {
 	}
 	if vars["READY"] == "1" {
 		fmt.Fprintf(n.stderr, "socket-activate: ready\n")
+		n.readied()
 	}
 	name, named := vars["FDNAME"]
 	if named && !validFDName(name) {

@@ -78,6 +78,10 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"--socket-mode=0600", "--socket-mode", "660", "-l", "/s", "prog"},
 		want: options{socketMode: 0o660, listen: []string{"/s"}, argv: []string{"prog"}},
 	}, {
+		name: "--watch adds up, and the last --build counts",
+		args: []string{"--watch", "src", "--watch=go.mod", "--build=false", "--build", "go build -o app .", "-l", "80", "./app"},
+		want: options{watch: []string{"src", "go.mod"}, build: "go build -o app .", listen: []string{"80"}, argv: []string{"./app"}},
+	}, {
 		name: "help needs nothing else",
 		args: []string{"-h"},
 		want: options{help: true},
@@ -108,7 +112,7 @@ func optionsView(o *options) map[string]any {
 		"help": o.help, "version": o.version, "listen": o.listen, "datagram": o.datagram,
 		"seqpacket": o.seqpacket, "accept": o.accept, "setenv": o.setenv, "fdnames": o.fdnames,
 		"inetd": o.inetd, "now": o.now, "restart": o.restart, "notify": o.notify, "argv": o.argv,
-		"socketMode": fmt.Sprintf("%#o", o.socketMode),
+		"socketMode": fmt.Sprintf("%#o", o.socketMode), "watch": o.watch, "build": o.build,
 	}
 }
 
@@ -136,11 +140,13 @@ func TestParseArgsRejects(t *testing.T) {
 		{"a socket mode that is not octal", []string{"--socket-mode=0x1ff", "-l", "/s", "prog"}, `bad mode "0x1ff" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
 		{"a socket mode above 0777", []string{"--socket-mode=1777", "-l", "/s", "prog"}, `bad mode "1777" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
 		{"a name longer than 255 bytes", []string{"--fdname=" + strings.Repeat("n", 256), "-l", "80", "prog"}, `bad fd name "` + strings.Repeat("n", 256) + `" in --fdname: at most 255 printable ASCII characters (see --help)`},
+		{"--accept with --watch", []string{"-a", "--watch=.", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
+		{"--build without --watch", []string{"--build=make", "-l", "80", "prog"}, "--build runs after changes under --watch: give --watch PATH too (see --help)"},
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
-		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
+		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 		{"no -l with --datagram", []string{"--notify", "--now", "-d", "prog"}, "--datagram and --seqpacket choose the type of -l sockets, and no -l is given (see --help)"},
 		{"no -l with --notify --now but without a program", []string{"--notify", "--now"}, "no program to run given (see --help)"},
-		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
+		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

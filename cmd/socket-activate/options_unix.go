@@ -25,19 +25,43 @@ Addresses:
   PORT                        every address, IPv6 and IPv4 (dual stack)
   IP:PORT                     an IPv4 address, e.g. 127.0.0.1:8080
   [IPv6]:PORT                 an IPv6 address, e.g. [::1]:8080
-  /path/to/socket             a unix socket path (removed first if it is a socket)
+  /path/to/socket             a unix socket path, mode 0644 whatever the umask
   @name                       a Linux abstract unix socket
-A PORT of 0 picks a free port; the chosen address is printed.
+A PORT of 0 picks a free port; every socket is printed with its address.
 
-PROGRAM gets a fresh environment: TERM, PATH, USER and HOME when set, the
--E variables, LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES (default name
-"unknown", or "connection" with --accept), and NOTIFY_SOCKET with --notify.
-SIGINT and SIGTERM are forwarded to PROGRAM; socket-activate exits with
-PROGRAM's exit status.
+PROGRAM gets fds 3, 4, ...: those passed to socket-activate by LISTEN_FDS
+first, with their names, then the -l sockets; no other fd. Its environment
+is fresh: TERM, PATH, USER and HOME when set, LISTEN_PID, LISTEN_FDS,
+LISTEN_FDNAMES (default name "unknown", or "connection" with --accept),
+NOTIFY_SOCKET with --notify, then the -E variables, which win.
 
-Without -l, --notify --now runs a PROGRAM that opens its own sockets and
-keeps them in the fd store: the first start gets no LISTEN_* variables,
+PROGRAM runs in socket-activate's process group and can use the terminal.
+SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 are passed on to it
+(SIGINT and SIGQUIT not when the terminal sent them, to PROGRAM too);
+signals ignored at start stay ignored. socket-activate exits as PROGRAM
+did, and dies of a signal that comes while no PROGRAM runs.
+
+With --watch, a change runs --build while PROGRAM serves on; if it
+succeeds a new PROGRAM starts on the same sockets and the old one gets
+SIGTERM (with --notify, once the new one sent READY=1, so that the two
+overlap), else the old one stays. SIGHUP does what a change does. For a
+Go project:
+  socket-activate --watch . --build 'go build -o /tmp/app .' \
+      -l 127.0.0.1:8080 /tmp/app
+
+Without sockets, --notify --now runs a PROGRAM that opens its own sockets
+and keeps them in the fd store: the first start gets no LISTEN_* variables,
 later starts get the stored fds.
+
+Where socket-activate differs from systemd-socket-activate on purpose:
+  it adds --now, --restart, --notify, --socket-mode, --watch and --build,
+  and takes port 0; it always sets LISTEN_FDNAMES; it refuses a --fdname
+  count that does not match the fds (which libsystemd would refuse); it
+  replaces only a socket file nobody answers on, and removes it at exit;
+  it stays PROGRAM's parent (LISTEN_PID is still PROGRAM's pid), so a
+  signal other than HUP, INT, TERM or KILL that kills PROGRAM gives status
+  128+N, not death by that signal; with --accept it waits for its programs
+  after SIGTERM before it dies of the signal.
 `
 )
 
@@ -58,6 +82,8 @@ type options struct {
 	restart       bool
 	notify        bool
 	socketMode    uint32   // of unix socket files
+	watch         []string // paths to watch for changes
+	build         string   // the command to run after a change
 	argv          []string // PROGRAM and its arguments
 
 	getenv func(string) string // supplies the values of -E VAR
@@ -102,7 +128,7 @@ var optionTable = []option{
 	{long: "setenv", short: 'E', arg: "VAR[=VALUE]", systemd: true, doc: "Pass VAR to PROGRAM (VAR alone copies our value)",
 		value: (*options).addEnv},
 	{long: "environment", arg: "VAR[=VALUE]", systemd: true, alias: "setenv", value: (*options).addEnv},
-	{long: "fdname", arg: "NAME[:NAME...]", systemd: true, doc: "Name the fds in LISTEN_FDNAMES (one name is\nused for every fd)",
+	{long: "fdname", arg: "NAME[:NAME...]", systemd: true, doc: "Name the fds in LISTEN_FDNAMES: one name for\nevery fd, or one per fd (another count is an error)",
 		value: (*options).addNames},
 	{long: "inetd", systemd: true, doc: "Pass the socket as stdin and stdout instead,\nwithout LISTEN_* variables",
 		flag: func(o *options) { o.inetd = true }},
@@ -114,6 +140,10 @@ var optionTable = []option{
 		flag: func(o *options) { o.notify = true }},
 	{long: "socket-mode", arg: "MODE", doc: "Give unix socket files MODE (octal; default 0644,\nwhatever the umask)",
 		value: (*options).setSocketMode},
+	{long: "watch", arg: "PATH", doc: "Watch PATH, a directory (with all under it) or a\nfile (repeatable); on a change run --build, then\nstart PROGRAM anew on the same sockets and stop\nthe one that runs (implies --now)",
+		value: func(o *options, v string) error { o.watch = append(o.watch, v); return nil }},
+	{long: "build", arg: "CMD", doc: "With --watch: run CMD with sh -c at start and\nafter each change; PROGRAM starts anew only\nwhen CMD succeeds, else the one that runs stays",
+		value: func(o *options, v string) error { o.build = v; return nil }},
 }
 
 // defaultSocketMode is the mode of unix socket files, as
@@ -346,8 +376,10 @@ func (o *options) check() error {
 		return fmt.Errorf("--datagram and --seqpacket cannot be combined (%w)", errUsage)
 	case o.datagram && o.accept:
 		return fmt.Errorf("datagram sockets do not accept connections: --datagram and --accept cannot be combined (%w)", errUsage)
-	case o.accept && (o.restart || o.notify || o.now):
-		return fmt.Errorf("--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (%w)", errUsage)
+	case o.accept && (o.restart || o.notify || o.now || o.watch != nil):
+		return fmt.Errorf("--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (%w)", errUsage)
+	case o.build != "" && o.watch == nil:
+		return fmt.Errorf("--build runs after changes under --watch: give --watch PATH too (%w)", errUsage)
 	}
 	return nil
 }
