@@ -350,7 +350,7 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 // It returns how socket-activate ends: as the program ended, or of a
 // signal that came while no program ran, as systemd-socket-activate dies
 // of it.
-func (a *activator) serve() (end ending) {
+func (a *activator) serve() ending {
 	defer a.retiring.Wait()
 	restarts, quick := 0, 0
 	now := a.opts.now || a.build != nil
