@@ -33,7 +33,7 @@
 //	                            connection, with the connection on fd 3
 //	-E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
 //	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES: one name for
-//	                            every fd, or one per fd (another count is an error)
+//	                            all, or one per fd (another count is an error)
 //	    --inetd                 Pass the socket as stdin and stdout instead,
 //	                            without LISTEN_* variables
 //	    --now                   Start PROGRAM at once, not at the first
@@ -44,8 +44,8 @@
 //	                            keep fds sent with FDSTORE=1 for the next start
 //	                            (an fd that hangs up is dropped, unless sent
 //	                            with FDPOLL=0)
-//	    --socket-mode=MODE      Give unix socket files MODE (octal; default 0644,
-//	                            whatever the umask)
+//	    --socket-mode=MODE      Give unix socket files MODE (octal, default
+//	                            0644 whatever the umask)
 //	    --watch=PATH            Watch PATH, a directory (with all under it) or a
 //	                            file (repeatable); on a change run --build, then
 //	                            start PROGRAM anew on the same sockets and stop
@@ -73,11 +73,11 @@
 //
 // # What the program gets
 //
-// The program gets stdin, stdout, stderr and its sockets, nothing else: fds
+// The program gets stdin, stdout, stderr and its fds, nothing else: fds
 // 3, 4, … are the fds socket-activate was itself started with, if
 // LISTEN_FDS (and a LISTEN_PID that names it) passed it any, then the
-// sockets of the -l options in their order; all are blocking and not
-// close-on-exec. At start socket-activate marks every other fd it inherited
+// sockets of the -l options in their order, then with --notify the fds
+// the program stored (see below); all are blocking and not close-on-exec. At start socket-activate marks every other fd it inherited
 // close-on-exec (with close_range(2) where Linux has it, else each fd that
 // /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
 // (7</etc/hostname) reaches no program, as systemd-socket-activate closes

@@ -30,10 +30,11 @@ Addresses:
 A PORT of 0 picks a free port; every socket is printed with its address.
 
 PROGRAM gets fds 3, 4, ...: those passed to socket-activate by LISTEN_FDS
-first, with their names, then the -l sockets; no other fd. Its environment
-is fresh: TERM, PATH, USER and HOME when set, LISTEN_PID, LISTEN_FDS,
-LISTEN_FDNAMES (default name "unknown", or "connection" with --accept),
-NOTIFY_SOCKET with --notify, then the -E variables, which win.
+first, with their names, then the -l sockets, then with --notify the fds
+it stored; no other fd. Its environment is fresh: TERM, PATH, USER and
+HOME when set, LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES (default name
+"unknown", or "connection" with --accept), NOTIFY_SOCKET with --notify,
+then the -E variables, which win.
 
 PROGRAM runs in socket-activate's process group and can use the terminal.
 SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 are passed on to it
@@ -128,7 +129,7 @@ var optionTable = []option{
 	{long: "setenv", short: 'E', arg: "VAR[=VALUE]", systemd: true, doc: "Pass VAR to PROGRAM (VAR alone copies our value)",
 		value: (*options).addEnv},
 	{long: "environment", arg: "VAR[=VALUE]", systemd: true, alias: "setenv", value: (*options).addEnv},
-	{long: "fdname", arg: "NAME[:NAME...]", systemd: true, doc: "Name the fds in LISTEN_FDNAMES: one name for\nevery fd, or one per fd (another count is an error)",
+	{long: "fdname", arg: "NAME[:NAME...]", systemd: true, doc: "Name the fds in LISTEN_FDNAMES: one name for\nall, or one per fd (another count is an error)",
 		value: (*options).addNames},
 	{long: "inetd", systemd: true, doc: "Pass the socket as stdin and stdout instead,\nwithout LISTEN_* variables",
 		flag: func(o *options) { o.inetd = true }},
@@ -138,7 +139,7 @@ var optionTable = []option{
 		flag: func(o *options) { o.restart = true }},
 	{long: "notify", doc: "Give PROGRAM a NOTIFY_SOCKET: print READY=1 and\nkeep fds sent with FDSTORE=1 for the next start\n(an fd that hangs up is dropped, unless sent\nwith FDPOLL=0)",
 		flag: func(o *options) { o.notify = true }},
-	{long: "socket-mode", arg: "MODE", doc: "Give unix socket files MODE (octal; default 0644,\nwhatever the umask)",
+	{long: "socket-mode", arg: "MODE", doc: "Give unix socket files MODE (octal, default\n0644 whatever the umask)",
 		value: (*options).setSocketMode},
 	{long: "watch", arg: "PATH", doc: "Watch PATH, a directory (with all under it) or a\nfile (repeatable); on a change run --build, then\nstart PROGRAM anew on the same sockets and stop\nthe one that runs (implies --now)",
 		value: func(o *options, v string) error { o.watch = append(o.watch, v); return nil }},
