@@ -739,9 +739,10 @@ func (a *activator) acceptLoop() ending {
 		case pid := <-exited:
 			// In systemd-socket-activate's words: the code is the exit
 			// status, or the number of the signal that ended the program.
-			code := running[pid].ProcessState.ExitCode()
-			if ws, ok := running[pid].ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				code = int(ws.Signal())
+			end := endLike(running[pid].ProcessState)
+			code := end.code
+			if end.sig != 0 {
+				code = int(end.sig)
 			}
 			fmt.Fprintf(a.stderr, "Child %d died with code %d\n", pid, code)
 			delete(running, pid)

@@ -63,14 +63,22 @@ func (a impl) start(t *testing.T, args ...string) *proc {
 // 4, … (a nil entry leaves its fd closed).
 func (a impl) startWith(t *testing.T, files []*os.File, args ...string) *proc {
 	t.Helper()
-	if a.path == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return startCommand(t, exe, []string{runMainEnv + "=1"}, files, args...)
+	path, env := a.command(t)
+	return startCommand(t, path, env, files, args...)
+}
+
+// command returns the activator's executable and what to add to its
+// environment.
+func (a impl) command(t *testing.T) (path string, env []string) {
+	t.Helper()
+	if a.path != "" {
+		return a.path, nil
 	}
-	return startCommand(t, a.path, nil, files, args...)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe, []string{runMainEnv + "=1"}
 }
 
 // sockPath returns a unix socket path in dir, one per activator, so that
@@ -104,11 +112,7 @@ func viewAndServe() error {
 	for _, fd := range fds {
 		v.FDs = append(v.FDs, fmt.Sprintf("%d %s", fd, describeAny(fd)))
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
-		if signal.Ignored(sig) {
-			v.Ignored = append(v.Ignored, sig.String())
-		}
-	}
+	v.Ignored = ignoredSignals()
 	out, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -123,12 +127,7 @@ func viewAndServe() error {
 func viewAndWait() error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
-	v := view{Env: map[string]string{}, Pgid: pgid()}
-	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
-		if signal.Ignored(sig) {
-			v.Ignored = append(v.Ignored, sig.String())
-		}
-	}
+	v := view{Env: map[string]string{}, Pgid: pgid(), Ignored: ignoredSignals()}
 	out, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -145,12 +144,7 @@ func viewAndWait() error {
 func holdConn() error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
-	var ignored []string
-	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
-		if signal.Ignored(sig) {
-			ignored = append(ignored, sig.String())
-		}
-	}
+	ignored := ignoredSignals()
 	c, err := net.FileConn(os.NewFile(3, "conn"))
 	if err != nil {
 		return err
@@ -162,6 +156,18 @@ func holdConn() error {
 	<-sigs
 	_, err = fmt.Fprintln(c, "got terminated")
 	return err
+}
+
+// ignoredSignals returns which of SIGHUP and SIGINT this process started
+// with ignored, the two Go can tell.
+func ignoredSignals() []string {
+	var ignored []string
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig.String())
+		}
+	}
+	return ignored
 }
 
 // pgid returns this process's process group.
@@ -243,14 +249,8 @@ func (a impl) startPassing(t *testing.T, files []*os.File, names []string, args 
 // environment and files as fds 3, 4, ….
 func (a impl) startShell(t *testing.T, script string, env []string, files []*os.File, args ...string) *proc {
 	t.Helper()
-	path := a.path
-	if path == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		path, env = exe, append(env, runMainEnv+"=1")
-	}
+	path, more := a.command(t)
+	env = append(env, more...)
 	return startCommand(t, "/bin/sh", env, files, append([]string{"-c", script, path}, args...)...)
 }
 

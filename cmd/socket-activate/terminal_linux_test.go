@@ -80,16 +80,9 @@ type onTerminal struct {
 func (a impl) startOnTerminal(t *testing.T, args ...string) *onTerminal {
 	t.Helper()
 	ptm, tty := openPTY(t)
-	path, env := a.path, os.Environ()
-	if path == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		path, env = exe, append(env, runMainEnv+"=1")
-	}
+	path, env := a.command(t)
 	cmd := exec.Command(path, args...)
-	cmd.Env = append(env, noRaceSleep, "TERM=dumb")
+	cmd.Env = append(append(os.Environ(), env...), noRaceSleep, "TERM=dumb")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
