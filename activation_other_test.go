@@ -3,6 +3,7 @@
 package activation_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/go-activation/activation"
@@ -18,5 +19,11 @@ func TestNothingIsInheritedWithoutUnix(t *testing.T) {
 	}
 	if _, err := activation.Listen("tcp", "sd-listen:web"); err == nil {
 		t.Error("Listen(tcp, sd-listen:web) succeeded with nothing inherited")
+	}
+	if _, err := activation.StdinConn(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("StdinConn() error %v, want one wrapping errors.ErrUnsupported", err)
+	}
+	if _, err := activation.Listen("tcp", "fd:0"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Listen(tcp, fd:0) error %v, want one wrapping errors.ErrUnsupported", err)
 	}
 }

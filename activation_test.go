@@ -4,7 +4,10 @@ package activation_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -48,8 +51,11 @@ type report struct {
 	Inodes     []uint64 // for the race scenario: the inode of every value handed out
 	Elapsed    time.Duration
 	Allocated  uint64
-	OpenBefore []int // fds among 3…9 open before the first call
-	OpenAfter  []int // fds among 3…9 open at the end
+	OpenBefore []int    // fds among 3…9 open before the first call
+	OpenAfter  []int    // fds among 3…9 open at the end
+	OwnFD      int      // the fd of the child's own listener, if it made one
+	Shown      string   // what the fd ACTIVATION_TEST_SHOW_FD names, before the calls
+	Stdio      []string // what fds 0 and 1 name after the calls
 }
 
 type callResult struct {
@@ -64,14 +70,26 @@ type childProc struct {
 	scenario string
 	files    []*os.File
 	env      []string
+	dir      string   // the child's working directory, if not the test's
+	stdin    *os.File // the child's standard input, if not /dev/null
 }
 
 func run(t *testing.T, c childProc) report {
 	t.Helper()
+	return runCmd(t, c.scenario, childCommand(c))
+}
+
+// childCommand is the command that runs the test binary as the child c
+// describes; runCmd sets its scenario and standard output and error.
+func childCommand(c childProc) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.ExtraFiles = c.files
-	return runCmd(t, c.scenario, cmd)
+	cmd.Dir = c.dir
+	if c.stdin != nil {
+		cmd.Stdin = c.stdin
+	}
+	return cmd
 }
 
 // runCmd runs cmd, a re-run of the test binary, as the child for scenario
@@ -81,7 +99,10 @@ func runCmd(t *testing.T, scenario string, cmd *exec.Cmd) report {
 	// GORACE: the race detector otherwise sleeps a second at exit.
 	cmd.Env = append(cmd.Env, childEnv+"="+scenario, "GORACE=atexit_sleep_ms=0")
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	cmd.Stderr = &stderr
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -98,7 +119,16 @@ func runCmd(t *testing.T, scenario string, cmd *exec.Cmd) report {
 		t.Fatalf("child %s did not finish in 60s; stderr:\n%s", scenario, stderr.String())
 	}
 	var r report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+	out := stdout.Bytes()
+	for _, kv := range cmd.Env {
+		if path, ok := strings.CutPrefix(kv, reportEnv+"="); ok {
+			var err error
+			if out, err = os.ReadFile(path); err != nil {
+				t.Fatalf("child %s: %v\nstderr:\n%s", scenario, err, stderr.String())
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("child %s: bad report %q: %v\nstderr:\n%s", scenario, stdout.String(), err, stderr.String())
 	}
 	return r
@@ -119,23 +149,52 @@ func runChild(name string) int {
 		r = childRace()
 	case "hostile":
 		r = childHostile()
+	case "resolve":
+		r = childResolve()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown scenario %q\n", name)
 		return 2
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+	out := os.Stdout
+	if path := os.Getenv(reportEnv); path != "" {
+		// Standard output may be a socket under test.
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := json.NewEncoder(out).Encode(r); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	return 0
 }
 
+// reportEnv names a file for the child's report instead of its standard
+// output.
+const reportEnv = "ACTIVATION_TEST_REPORT"
+
 // childCalls makes the calls in order, records what each returns, checks
 // the environment, the flags and the fd counts, and uses every value.
 func childCalls(calls []string) report {
 	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if dir := os.Getenv("ACTIVATION_TEST_CHDIR"); dir != "" {
+		if err := os.Chdir(dir); err != nil {
+			panic(err)
+		}
+	}
+	var own net.Listener
+	if os.Getenv("ACTIVATION_TEST_OWN") == "listener" {
+		own = ownListenerOnLowestFD()
+	}
 	startNetpoll()
 	r := report{FDsBefore: countFDs()}
+	if fd := os.Getenv("ACTIVATION_TEST_SHOW_FD"); fd != "" {
+		r.Shown, _ = os.Readlink("/proc/self/fd/" + fd)
+	}
 	var held []func() error
 	for i, call := range calls {
 		res := callResult{Call: call}
@@ -167,6 +226,26 @@ func childCalls(calls []string) report {
 		r.Inherited = append(r.Inherited, info.String())
 	}
 	r.FDsHeld = countFDs()
+	for _, fd := range []string{"0", "1"} {
+		link, _ := os.Readlink("/proc/self/fd/" + fd)
+		r.Stdio = append(r.Stdio, link)
+	}
+	if own != nil {
+		r.OwnFD = fdOf(own.(syscall.Conn))
+		if err := serveOnce(own); err != nil {
+			r.Serve = append(r.Serve, "the child's own listener: "+err.Error())
+		}
+		own.Close()
+	}
+	// The runtime's poller still works: no call closed its fds.
+	if l, err := net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		r.Serve = append(r.Serve, "a new listener after the calls: "+err.Error())
+	} else {
+		if err := serveOnce(l); err != nil {
+			r.Serve = append(r.Serve, "a new listener after the calls: "+err.Error())
+		}
+		l.Close()
+	}
 	for _, c := range held {
 		if err := c(); err != nil {
 			r.Serve = append(r.Serve, "close: "+err.Error())
@@ -198,6 +277,44 @@ func doCall(call string, r *report) (items []string, closers []func() error, err
 		for _, l := range ls {
 			add("", l, func() error { return nil })
 		}
+	case call == "TLSListenersWithNames nil", call == "TLSListenersWithNames":
+		var config *tls.Config
+		if call == "TLSListenersWithNames" {
+			config = &tls.Config{}
+		}
+		var m map[string][]net.Listener
+		m, err = activation.TLSListenersWithNames(config)
+		for _, name := range sortedKeys(m) {
+			for _, l := range m[name] {
+				add(name, l, func() error { return nil })
+			}
+		}
+	case call == "NamedListeners":
+		var ls []activation.NamedListener
+		ls, err = activation.NamedListeners()
+		for _, l := range ls {
+			add(l.Name, l.Listener, func() error { return serveOnce(l) })
+		}
+	case call == "StdinListener":
+		var l net.Listener
+		if l, err = activation.StdinListener(); err == nil {
+			add("", l, func() error { return serveOnce(l) })
+		}
+	case call == "StdinPacketConn":
+		var pc net.PacketConn
+		if pc, err = activation.StdinPacketConn(); err == nil {
+			add("", pc, func() error { return echoSelf(pc) })
+		}
+	case call == "StdinConn":
+		var c net.Conn
+		if c, err = activation.StdinConn(); err == nil {
+			add("", c, func() error { _, err := c.Write([]byte("hello from the child")); return err })
+		}
+	case call == "StdinInfo":
+		var info activation.Info
+		if info, err = activation.StdinInfo(); err == nil {
+			items = append(items, info.String())
+		}
 	case call == "ListenersWithNames":
 		var m map[string][]net.Listener
 		m, err = activation.ListenersWithNames()
@@ -223,6 +340,12 @@ func doCall(call string, r *report) (items []string, closers []func() error, err
 	case call == "Conns":
 		var cs []net.Conn
 		cs, err = activation.Conns()
+		for _, c := range cs {
+			add("", c, func() error { _, err := c.Write([]byte("hello from the child")); return err })
+		}
+	case strings.HasPrefix(call, "ConnsNamed "):
+		var cs []net.Conn
+		cs, err = activation.ConnsNamed(strings.TrimPrefix(call, "ConnsNamed "))
 		for _, c := range cs {
 			add("", c, func() error { _, err := c.Write([]byte("hello from the child")); return err })
 		}
@@ -285,8 +408,8 @@ func sortedKeys[V any](m map[string]V) []string {
 func serveOnce(l net.Listener) error {
 	a := l.Addr()
 	network := a.Network()
-	if _, ok := l.(*net.TCPListener); !ok && strings.HasPrefix(network, "tcp") {
-		return nil // wrapped (TLS): accepting is tls's business
+	if strings.HasPrefix(fmt.Sprintf("%T", l), "*tls.") {
+		return nil // accepting is tls's business
 	}
 	c, err := net.DialTimeout(network, a.String(), 5*time.Second)
 	if err != nil {
@@ -325,6 +448,31 @@ func echoSelf(pc net.PacketConn) error {
 		return fmt.Errorf("read %q: %v", b[:n], err)
 	}
 	return nil
+}
+
+// ownListenerOnLowestFD opens a listener of the process's own on the
+// lowest free fd, as a program does before its first call of the package:
+// a placeholder holds that fd while the runtime's poller opens its fds.
+func ownListenerOnLowestFD() net.Listener {
+	placeholder, err := os.Open(os.DevNull)
+	if err != nil {
+		panic(err)
+	}
+	startNetpoll()
+	placeholder.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+func fdOf(c syscall.Conn) int {
+	fd := -1
+	if rc, err := c.SyscallConn(); err == nil {
+		rc.Control(func(s uintptr) { fd = int(s) })
+	}
+	return fd
 }
 
 // startNetpoll makes the runtime open its poller's fds now, so that they
@@ -423,6 +571,14 @@ func childHostile() report {
 		}
 		ownFile = f
 	}
+	if fd, err := strconv.Atoi(os.Getenv("ACTIVATION_TEST_MARK")); err == nil {
+		// As libsystemd's sd_listen_fds(0) does when other code calls it first.
+		unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+	}
+	if n, err := strconv.Atoi(os.Getenv("ACTIVATION_TEST_NAMES")); err == nil {
+		// A value too long to pass through exec (128 KiB at most).
+		os.Setenv("LISTEN_FDNAMES", strings.Repeat("name:", n)+"name")
+	}
 	r := report{OpenBefore: openAmong3to9()}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -457,6 +613,56 @@ func childHostile() report {
 		if flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); flags&unix.FD_CLOEXEC == 0 {
 			r.NotCloexec = append(r.NotCloexec, fd)
 		}
+	}
+	return r
+}
+
+// childResolve calls Listen with a host name while the resolver blocks,
+// and checks that meanwhile the process can start a child process and the
+// package answers: no lock is held while a name is resolved.
+func childResolve() report {
+	var r report
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-release
+		return nil, errors.New("the test's resolver answers nothing")
+	}}
+	done := make(chan struct{})
+	go func() {
+		if l, err := activation.Listen("tcp", "blocked.invalid:"+os.Getenv("ACTIVATION_TEST_PORT")); err == nil {
+			l.Close()
+		}
+		close(done)
+	}()
+	within := func(what string, f func() error) {
+		ch := make(chan error, 1)
+		go func() { ch <- f() }()
+		select {
+		case err := <-ch:
+			if err != nil {
+				r.Serve = append(r.Serve, what+": "+err.Error())
+			}
+		case <-time.After(10 * time.Second):
+			r.Serve = append(r.Serve, what+" waited 10s for a host name to be resolved")
+		}
+	}
+	select {
+	case <-asked:
+		within("starting a child process", func() error { return exec.Command("true").Run() })
+		within("Inherited", func() error { _, err := activation.Inherited(); return err })
+	case <-time.After(20 * time.Second):
+		r.Serve = append(r.Serve, "Listen never asked the resolver")
+	}
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		r.Serve = append(r.Serve, "Listen did not return once the resolver answered")
 	}
 	return r
 }

@@ -27,24 +27,29 @@ type environ struct {
 }
 
 // listenEnv is the parsed environment. n is 0 when the variables are not
-// for this process. names is nil when LISTEN_FDNAMES is unset.
+// for this process. LISTEN_FDNAMES is kept as it came and split only once
+// the fds are known to be this process's, into exactly n names.
 type listenEnv struct {
 	n        int
-	names    []string
 	rawNames string
+	hasNames bool
 }
 
 // parseEnv reads the environment as sd_listen_fds_with_names does, in the
 // same order, and touches no fd. A result with n == 0 and a nil error means
 // the variables are absent or meant for another process.
+//
+// libsystemd splits LISTEN_FDNAMES before it looks at LISTEN_PID, so a
+// malformed value is an error even when the variables are another
+// process's; parseEnv checks the escapes in that place but splits nothing,
+// so a value meant for another process costs no memory.
 func parseEnv(env environ) (listenEnv, error) {
 	var le listenEnv
 	if raw, ok := env.getenv(envFDNames); ok {
-		names, err := splitNames(raw)
-		if err != nil {
+		if err := checkEscapes(raw); err != nil {
 			return listenEnv{}, envError(envFDNames, raw, err)
 		}
-		le.names, le.rawNames = names, raw
+		le.rawNames, le.hasNames = raw, true
 	}
 
 	rawPID, ok := env.getenv(envPID)
@@ -80,72 +85,110 @@ func parseEnv(env environ) (listenEnv, error) {
 		return listenEnv{}, envError(envFDs, rawFDs, withErrno(err))
 	}
 	if n <= 0 || n > maxFDs {
-		return listenEnv{}, envError(envFDs, rawFDs, rangeError{errnoInvalid, fmt.Sprintf("not between 1 and %d", maxFDs)})
+		return listenEnv{}, envError(envFDs, rawFDs, parseError{errnoInvalid, fmt.Sprintf("not between 1 and %d", maxFDs)})
 	}
 	le.n = n
 	return le, nil
 }
 
-// checkNames reports an error unless LISTEN_FDNAMES is absent or names
-// exactly n fds.
-func (le listenEnv) checkNames(n int) error {
-	if le.names != nil && len(le.names) != n {
-		return envError(envFDNames, le.rawNames,
-			rangeError{errnoInvalid, fmt.Sprintf("names %d fds but LISTEN_FDS is %d", len(le.names), n)})
+// names returns the names of the n fds: LISTEN_FDNAMES split, or "unknown"
+// for every fd when the variable is absent. A count of names other than n
+// is an error, found before anything is allocated.
+func (le listenEnv) names(n int) ([]string, error) {
+	names := make([]string, 0, n)
+	if !le.hasNames {
+		for range n {
+			names = append(names, defaultName)
+		}
+		return names, nil
 	}
-	return nil
+	if c := countNames(le.rawNames); c != n {
+		return nil, envError(envFDNames, le.rawNames,
+			parseError{errnoInvalid, fmt.Sprintf("names %d fds but LISTEN_FDS is %d", c, n)})
+	}
+	return splitNames(le.rawNames, names), nil
 }
 
-// name is the name of the i-th fd: its entry in LISTEN_FDNAMES, or
-// "unknown" when the variable is absent.
-func (le listenEnv) name(i int) string {
-	if le.names == nil {
-		return defaultName
-	}
-	return le.names[i]
-}
-
-// envError names the variable and quotes its value.
+// envError names the variable and quotes its value, or the start of a
+// long value.
 func envError(key, value string, err error) error {
+	const show = 256
+	if len(value) > show {
+		return fmt.Errorf("activation: %s=%q… (%d bytes): %w", key, value[:show], len(value), err)
+	}
 	return fmt.Errorf("activation: %s=%q: %w", key, value, err)
 }
 
-// rangeError is a parse failure: the errno libsystemd returns for it, and
-// what was wrong in words.
-type rangeError struct {
+// parseError is a malformed variable: the errno libsystemd returns for it,
+// and what was wrong in words.
+type parseError struct {
 	errno error
 	what  string
 }
 
-func (e rangeError) Error() string { return e.what }
-func (e rangeError) Unwrap() error { return e.errno }
+func (e parseError) Error() string { return e.what }
+func (e parseError) Unwrap() error { return e.errno }
 
-var errEscape = rangeError{errnoInvalid, "ends in a lone backslash"}
+var errEscape = parseError{errnoInvalid, "ends in a lone backslash"}
 
 // withErrno gives a number's error the errno libsystemd returns for it.
 func withErrno(err error) error {
 	if err == sdnum.ErrRange {
-		return rangeError{errnoRange, err.Error()}
+		return parseError{errnoRange, err.Error()}
 	}
-	return rangeError{errnoInvalid, err.Error()}
+	return parseError{errnoInvalid, err.Error()}
 }
 
-// splitNames splits LISTEN_FDNAMES as systemd's
-// strv_split_full(":", EXTRACT_DONT_COALESCE_SEPARATORS) does: every colon
-// separates (so "" is one empty name), and a backslash takes the next
-// character literally.
-func splitNames(s string) ([]string, error) {
-	if !strings.Contains(s, `\`) {
-		return strings.Split(s, ":"), nil
+// LISTEN_FDNAMES is split as systemd's
+// strv_split_full(":", EXTRACT_DONT_COALESCE_SEPARATORS) splits it: every
+// colon separates (so "" is one empty name), and a backslash takes the
+// next character literally. checkEscapes, countNames and splitNames walk
+// it the same way.
+
+// checkEscapes reports a lone trailing backslash, the one malformed value.
+func checkEscapes(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			if i+1 == len(s) {
+				return errEscape
+			}
+			i++
+		}
 	}
-	var names []string
+	return nil
+}
+
+// countNames counts the names in s, which checkEscapes accepts.
+func countNames(s string) int {
+	n := 1
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case ':':
+			n++
+		}
+	}
+	return n
+}
+
+// splitNames appends the names in s, which checkEscapes accepts, to names.
+// A name without a backslash shares s's memory.
+func splitNames(s string, names []string) []string {
+	if !strings.Contains(s, `\`) {
+		for {
+			name, rest, more := strings.Cut(s, ":")
+			names = append(names, name)
+			if !more {
+				return names
+			}
+			s = rest
+		}
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':
-			if i+1 == len(s) {
-				return nil, errEscape
-			}
 			i++
 			b.WriteByte(s[i])
 		case ':':
@@ -155,5 +198,5 @@ func splitNames(s string) ([]string, error) {
 			b.WriteByte(c)
 		}
 	}
-	return append(names, b.String()), nil
+	return append(names, b.String())
 }

@@ -27,7 +27,7 @@ func vars(kv ...string) environ {
 	}
 }
 
-// outcome is what parseEnv, checkNames and name say, in comparable form.
+// outcome is what parseEnv and names say, in comparable form.
 type outcome struct {
 	N     int
 	Names []string
@@ -39,11 +39,7 @@ func parse(env environ) outcome {
 	le, err := parseEnv(env)
 	var names []string
 	if err == nil && le.n > 0 && le.n <= 1000 { // naming INT_MAX fds would take 32 GiB
-		if err = le.checkNames(le.n); err == nil {
-			for i := 0; i < le.n; i++ {
-				names = append(names, le.name(i))
-			}
-		}
+		names, err = le.names(le.n)
 	}
 	if err != nil {
 		o := outcome{Errno: 0}
@@ -211,8 +207,19 @@ func FuzzParseEnv(f *testing.F) {
 				t.Fatalf("LISTEN_FDS=%q: got %d, model says %d", fds, got, want)
 			}
 		}
-		if got := joinNames(le.names); got != names && !strings.Contains(names, `\`) {
-			t.Fatalf("names %q rejoin to %q", names, got)
+		if !le.hasNames {
+			return // LISTEN_PID was not this process's: the names are not split
+		}
+		c := countNames(names)
+		got, err := le.names(c)
+		if err != nil || len(got) != c {
+			t.Fatalf("LISTEN_FDNAMES=%q: counted %d names, split into %q, %v", names, c, got, err)
+		}
+		if joined := joinNames(got); joined != names && !strings.Contains(names, `\`) {
+			t.Fatalf("names %q rejoin to %q", names, joined)
+		}
+		if _, err := le.names(c + 1); !errors.Is(err, syscall.EINVAL) {
+			t.Fatalf("LISTEN_FDNAMES=%q for %d fds: error %v, want EINVAL", names, c+1, err)
 		}
 	})
 }
@@ -250,9 +257,14 @@ func TestSplitNamesKeepsEveryName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q splits into %q", tt.in, tt.want), func(t *testing.T) {
-			got, err := splitNames(tt.in)
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("splitNames(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			if err := checkEscapes(tt.in); err != nil {
+				t.Fatalf("checkEscapes(%q) = %v", tt.in, err)
+			}
+			if n := countNames(tt.in); n != len(tt.want) {
+				t.Errorf("countNames(%q) = %d, want %d", tt.in, n, len(tt.want))
+			}
+			if got := splitNames(tt.in, nil); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("splitNames(%q) = %q; want %q", tt.in, got, tt.want)
 			}
 		})
 	}

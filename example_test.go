@@ -1,8 +1,10 @@
 package activation_test
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -95,4 +97,54 @@ func ExampleInherited() {
 	}
 	fmt.Println(len(infos), "fds inherited")
 	// Output: 0 fds inherited
+}
+
+// A server that serves every inherited listener logs each one's name and
+// address in the order the manager passed them.
+func ExampleNamedListeners() {
+	listeners, err := activation.NamedListeners()
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	for _, l := range listeners {
+		log.Printf("serving %s on %s", l.Name, l.Addr())
+		go srv.Serve(l) // a NamedListener is a net.Listener
+	}
+	fmt.Println(len(listeners), "listeners")
+	// Output: 0 listeners
+}
+
+// An HTTPS server whose manager names its sockets: "public" and "admin".
+func ExampleTLSListenersWithNames() {
+	config := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		// Read at every handshake, so that a renewed certificate needs no restart.
+		cert, err := tls.LoadX509KeyPair("/etc/web/cert.pem", "/etc/web/key.pem")
+		return &cert, err
+	}}
+	byName, err := activation.TLSListenersWithNames(config)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range byName["public"] {
+		go http.Serve(l, http.FileServer(http.Dir("/srv/www")))
+	}
+	fmt.Println(len(byName["public"]), "public listeners,", len(byName["admin"]), "admin listeners")
+	// Output: 0 public listeners, 0 admin listeners
+}
+
+// An inetd-style service (systemd's Accept=yes with StandardInput=socket,
+// systemd-socket-activate --inetd -a, tcpserver) serves the one
+// connection on its standard input. Run by hand, standard input is not a
+// socket, and StdinConn says what it is instead.
+func ExampleStdinConn() {
+	c, err := activation.StdinConn()
+	if err != nil {
+		fmt.Println("not started by an inetd-style manager")
+		log.Print(err) // activation: standard input is not a connection: fd 0 "stdin": character device
+		return
+	}
+	defer c.Close()
+	io.Copy(c, c) // echo
+	// Output: not started by an inetd-style manager
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 )
 
 // sockClass is what the net package can make of a socket.
@@ -35,6 +36,10 @@ type inheritedFD struct {
 	claimed   bool
 	closed    bool // the original fd is closed: a value made of it holds the socket
 	pending   bool // a value is made of it in the call under way
+	// unservable: the net package cannot make the value class calls
+	// for (a vsock listener, a stream socket that is not connected);
+	// only Files takes it. class still says what the socket is.
+	unservable bool
 
 	name         string
 	laddr, raddr net.Addr // nil for families and types the net package does not serve
@@ -105,9 +110,9 @@ func networkOf(a net.Addr) string {
 	return "other"
 }
 
-func isListener(e *inheritedFD) bool { return e.class == listenerSocket }
-func isDatagram(e *inheritedFD) bool { return e.class == datagramSocket }
-func isStream(e *inheritedFD) bool   { return e.class == streamSocket }
+func isListener(e *inheritedFD) bool { return e.class == listenerSocket && !e.unservable }
+func isDatagram(e *inheritedFD) bool { return e.class == datagramSocket && !e.unservable }
+func isStream(e *inheritedFD) bool   { return e.class == streamSocket && !e.unservable }
 
 // fdSet is the process's inherited fds.
 type fdSet struct {
@@ -130,24 +135,40 @@ var process struct {
 // close-on-exec, as the standard library does while it makes an fd that
 // is not yet close-on-exec: so no child can inherit them, and an fd that f
 // converts and closes at once needs no marking of its own.
+//
+// The first use takes the set's lock inside the once, before any other
+// call can: a call that held the lock while the first waited for it, with
+// syscall.ForkLock held for reading, could otherwise deadlock with an
+// os/exec waiting to fork (where duplicating an fd takes ForkLock too).
 func use(f func(*fdSet) error) (bool, error) {
+	s := &process.set
 	first := false
 	process.once.Do(func() {
 		first = true
 		holdForks()
-		process.set.fds, process.err = inherit(processEnviron())
+		s.mu.Lock()
+		s.fds, process.err = inherit(processEnviron())
 	})
 	if first {
 		defer releaseForks()
+		defer s.mu.Unlock()
 	}
-	if len(process.set.fds) == 0 {
+	if len(s.fds) == 0 {
 		return false, process.err
 	}
-	s := &process.set
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if !first {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
 	defer s.markCloseOnExec()
 	return true, f(s)
+}
+
+// readOnce does the first call's work, if no call has yet, for a call that
+// fails on its arguments: the environment is read and unset and the fds
+// marked close-on-exec all the same, so nothing stays inheritable.
+func readOnce() {
+	use(func(*fdSet) error { return nil })
 }
 
 // takeAll is take on the process's fds.
@@ -190,12 +211,13 @@ func (s *fdSet) describeAll() []Info {
 // socket that is not connected). Such an fd is left unclaimed for Files.
 var errNotServable = errors.New("activation: socket not servable by the net package")
 
-// A converter makes a value of an unclaimed fd. It may return
+// A converter makes a value of an unclaimed fd, given an *os.File that
+// holds its socket: e's own, or a carrier's. It may return
 // errNotServable, and then it has created nothing.
-type converter[T io.Closer] func(e *inheritedFD) (T, error)
+type converter[T io.Closer] func(e *inheritedFD, f *os.File) (T, error)
 
 // handOver is the converter of Files: the fd itself, as an *os.File.
-func handOver(e *inheritedFD) (*os.File, error) {
+func handOver(e *inheritedFD, _ *os.File) (*os.File, error) {
 	if e.parked != nil {
 		return parkedFile(e)
 	}
@@ -210,12 +232,17 @@ func handOver(e *inheritedFD) (*os.File, error) {
 // The caller holds the lock.
 func take[T io.Closer](s *fdSet, fits func(*inheritedFD) bool, convert converter[T], names bool) ([]T, []string, error) {
 	var vals []T
+	var c *carrier
+	if _, files := any(vals).([]*os.File); !files {
+		c = new(carrier)
+		defer c.close()
+	}
 	for i := range s.fds {
 		e := &s.fds[i]
 		if e.claimed || !fits(e) {
 			continue
 		}
-		v, err := valueOf(e, convert)
+		v, err := valueOf(e, convert, c)
 		if err == errNotServable {
 			continue
 		}
@@ -260,30 +287,94 @@ func settle[T any](s *fdSet, vals []T, f func(*inheritedFD, T)) {
 // fd, and the original is closed at once, so that the process never holds
 // two fds per socket (growing the fd table costs a pause of every thread).
 // When that close fails, the value is parked and the error returned.
-func valueOf[T io.Closer](e *inheritedFD, convert converter[T]) (T, error) {
+//
+// Given a carrier c, the sockets of one call after the first reach the
+// net package through the first one's *os.File: its fd takes each socket
+// in turn (dup3), which spares an *os.File, with its finalizer, per
+// socket.
+func valueOf[T io.Closer](e *inheritedFD, convert converter[T], c *carrier) (T, error) {
+	var zero T
 	if v, ok := e.parked.(T); ok {
 		e.parked = nil
 		return v, nil
 	}
-	v, err := convert(e)
-	if err != nil {
+	if c != nil && c.file != nil && e.file == nil {
+		return carried(e, convert, c)
+	}
+	var f *os.File
+	if e.parked == nil { // else the fd is closed: Files duplicates the parked value
+		f = e.osFile()
+	}
+	v, err := convert(e, f)
+	if err != nil || f == nil || any(v) == any(f) {
 		return v, err
 	}
-	if f := e.file; f != nil && any(v) != any(f) {
-		e.file, e.closed = nil, true
-		if err := f.Close(); err != nil {
-			var zero T
-			e.park(v)
-			return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
-		}
+	e.file, e.closed = nil, true
+	if c != nil && c.file == nil && c.adopt(f) {
+		return v, nil // the carrier closes f
+	}
+	if err := f.Close(); err != nil {
+		e.park(v)
+		return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
 	}
 	return v, nil
 }
 
-// park keeps v, made of e by a call that then failed, for a later call;
-// the *os.File of the fd itself needs no keeping, e holds it already.
+// carried makes the value of e through the carrier c, then closes e's fd.
+func carried[T io.Closer](e *inheritedFD, convert converter[T], c *carrier) (T, error) {
+	var zero T
+	if err := dupOnto(int(e.fd), c.fd); err != nil {
+		return zero, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, err)
+	}
+	v, err := convert(e, c.file)
+	if err != nil {
+		return v, err // e's fd still holds the socket
+	}
+	e.closed = true
+	if err := closeFD(int(e.fd)); err != nil {
+		e.park(v)
+		return zero, fmt.Errorf("activation: fd %d (%q) was closed by someone else: %w", e.fd, e.name, err)
+	}
+	return v, nil
+}
+
+// A carrier is an *os.File whose fd holds one socket after another while
+// a call converts them, so that the call makes one *os.File, not one per
+// socket. Its fd is the first converted socket's own fd.
+type carrier struct {
+	file *os.File
+	fd   int
+}
+
+// adopt makes f the carrier, if f's fd can take other sockets safely:
+// where dup3 exists, and f is not registered with the runtime's poller
+// (as an fd in non-blocking mode would be), since the poller watches an
+// fd's file, which dup3 replaces.
+func (c *carrier) adopt(f *os.File) bool {
+	if !haveDupOnto || !errors.Is(f.SetReadDeadline(time.Time{}), os.ErrNoDeadline) {
+		return false
+	}
+	c.file, c.fd = f, int(f.Fd())
+	return true
+}
+
+// close closes the carrier's fd, which holds a duplicate of the last
+// socket it carried.
+func (c *carrier) close() {
+	if c.file != nil {
+		c.file.Close()
+	}
+}
+
+// park keeps v, made of e by a call that then failed, for a later call.
+// The *os.File of the fd itself needs no keeping, e holds it already; a
+// duplicate of a value parked already is closed, the first one kept.
 func (e *inheritedFD) park(v io.Closer) {
-	if f, ok := v.(*os.File); !ok || f != e.file {
+	switch f, isFile := v.(*os.File); {
+	case isFile && f == e.file:
+	case e.parked != nil && e.parked != v:
+		v.Close()
+	default:
 		e.parked = v
 	}
 }

@@ -2,6 +2,7 @@ package activation
 
 import (
 	"encoding/binary"
+	"net"
 	"os"
 	"strconv"
 	"unsafe"
@@ -46,4 +47,52 @@ func isMessageQueue(fd int) bool {
 	var attr [8]int // struct mq_attr: eight longs
 	_, _, errno := unix.Syscall(unix.SYS_MQ_GETSETATTR, uintptr(fd), 0, uintptr(unsafe.Pointer(&attr)))
 	return errno == 0
+}
+
+// closeRangeCloexec is CLOSE_RANGE_CLOEXEC (Linux 5.11).
+const closeRangeCloexec = 1 << 2
+
+// markOpenRange sets FD_CLOEXEC on every open fd from first to last that
+// lacks it, in one close_range system call, or else by listing
+// /proc/self/fd; it reports false when it could do neither.
+func markOpenRange(first, last int) bool {
+	if unix.CloseRange(uint(first), uint(last), closeRangeCloexec) == nil {
+		return true
+	}
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return false
+	}
+	for _, name := range names {
+		if fd, err := strconv.Atoi(name); err == nil && fd >= first && fd <= last && fd != int(d.Fd()) {
+			markIfInherited(fd)
+		}
+	}
+	return true
+}
+
+// unnamed gives an unnamed unix socket (one end of a socketpair, an
+// unbound socket) an empty name: Go's system call package reads the
+// empty address Linux returns for it as the abstract name "@".
+func unnamed(fd int, peer bool, a net.Addr) net.Addr {
+	ua, ok := a.(*net.UnixAddr)
+	if !ok || ua.Name != "@" {
+		return a
+	}
+	call := uintptr(unix.SYS_GETSOCKNAME)
+	if peer {
+		call = unix.SYS_GETPEERNAME
+	}
+	var rsa unix.RawSockaddrAny
+	size := uint32(unix.SizeofSockaddrAny)
+	_, _, errno := unix.RawSyscall(call, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)))
+	if errno != 0 || size > uint32(unsafe.Offsetof(rsa.Addr.Data)) {
+		return a
+	}
+	return &net.UnixAddr{Name: "", Net: ua.Net}
 }

@@ -4,6 +4,7 @@ package activation
 
 import (
 	"errors"
+	"net"
 	"os"
 )
 
@@ -30,3 +31,20 @@ func releaseForks() {}
 func parkedFile(e *inheritedFD) (*os.File, error) {
 	return nil, errors.New("activation: nothing is inherited on this system")
 }
+
+type (
+	fileID struct{ dev, ino uint64 }
+	sockID uint64
+)
+
+func fileOf(string) (fileID, error) { return fileID{}, errors.ErrUnsupported }
+
+func unixSockID(int) sockID { return 0 }
+
+func isV6Only(int) bool { return false }
+
+func socketBoundTo(sockID, fileID) (match, known bool) { return false, false }
+
+func unnamed(fd int, peer bool, a net.Addr) net.Addr { return a }
+
+func closeFD(int) error { return errors.ErrUnsupported }

@@ -3,7 +3,6 @@
 package activation
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -25,81 +24,138 @@ func processEnviron() environ {
 // environment, checks the fds and names them, and unsets the variables on
 // every path. It also classifies each fd. It leaves marking the fds
 // close-on-exec to the caller, which holds syscall.ForkLock meanwhile,
-// except on an error, where the fds checked are marked as libsystemd
-// marks them.
+// except on an error, where every inherited fd of the range is marked.
 func inherit(env environ) ([]inheritedFD, error) {
-	defer unsetEnv()
+	var vars lookedUp
+	env.getenv = vars.recording(env.getenv)
+	defer vars.unset()
 	le, err := parseEnv(env)
 	if err != nil || le.n == 0 {
 		return nil, err
 	}
-	if n, err := checkRange(le.n); err != nil {
-		markRange(n)
+	fds, err := inheritRange(le)
+	if err != nil {
+		markRange(le.n)
+		return nil, err
+	}
+	return fds, nil
+}
+
+// inheritRange checks, names and classifies fds 3 … 3+n-1. Nothing is
+// allocated before every fd of the range is known to be inherited, so
+// memory follows the fds really open, not what LISTEN_FDS claims.
+func inheritRange(le listenEnv) ([]inheritedFD, error) {
+	if err := checkRange(le.n); err != nil {
+		return nil, err
+	}
+	names, err := le.names(le.n)
+	if err != nil {
 		return nil, err
 	}
 	fds := make([]inheritedFD, le.n)
 	for i := range fds {
 		e := &fds[i]
-		e.fd = int32(firstFD + i)
+		e.fd, e.name = int32(firstFD+i), names[i]
 		if e.kind, e.class, e.sotype, err = classify(firstFD + i); err != nil {
-			markRange(i)
-			if errors.Is(err, unix.EBADF) {
-				return nil, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", le.n, e.fd, err)
-			}
 			return nil, fmt.Errorf("activation: fd %d: %w", e.fd, err)
 		}
-	}
-	if err := le.checkNames(le.n); err != nil {
-		markRange(le.n)
-		return nil, err
-	}
-	for i := range fds {
-		fds[i].name = le.name(i)
 	}
 	return fds, nil
 }
 
-func unsetEnv() {
-	for _, key := range [...]string{envPID, envPIDFDID, envFDs, envFDNames} {
-		os.Unsetenv(key)
+// lookedUp remembers which of the protocol's variables parsing found set
+// or unset, so that unsetting them looks each up at most once more.
+type lookedUp struct {
+	known, set [4]bool
+}
+
+var protocolVars = [...]string{envPID, envPIDFDID, envFDs, envFDNames}
+
+// recording wraps getenv to remember what it says of the variables.
+func (l *lookedUp) recording(getenv func(string) (string, bool)) func(string) (string, bool) {
+	return func(key string) (string, bool) {
+		v, ok := getenv(key)
+		for i, k := range protocolVars {
+			if k == key {
+				l.known[i], l.set[i] = true, ok
+			}
+		}
+		return v, ok
 	}
 }
 
-// checkRange checks that fds 3 … 3+n-1 were inherited, and on an error
-// returns how many before the first bad one were. An fd that is
-// close-on-exec already cannot have come through exec: this process
-// opened it (the Go runtime does, before main), so it is not the
-// manager's. Fds are allocated lowest first, so a LISTEN_FDS that counts
-// more fds than were passed ends on an fd that is not open or that this
-// process opened: when the last fd of the range is open and not
-// close-on-exec, the range is the manager's, and one system call has
-// checked it; classify then finds any fd in between that is not open.
-// Otherwise the fds are checked in order up to the first bad one, so the
-// cost follows the fds really open, not n.
-func checkRange(n int) (int, error) {
-	if flags, err := unix.FcntlInt(uintptr(firstFD+n-1), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-		return n, nil
+// unset unsets the variables that are set. (Unsetting one that is not
+// costs as much: in a program linked with cgo, the C library's unsetenv
+// walks the whole environment.)
+func (l *lookedUp) unset() {
+	for i, key := range protocolVars {
+		if !l.known[i] {
+			_, l.set[i] = os.LookupEnv(key)
+		}
+		if l.set[i] {
+			os.Unsetenv(key)
+		}
 	}
+}
+
+// checkRange checks that every fd of 3 … 3+n-1 is open and inherited,
+// in order, and names the first that is not. An fd that is close-on-exec
+// already cannot have come through exec, which closes such fds: this
+// process opened it after exec (the Go runtime does, before main, and
+// lands on the lowest free fds, holes in the range included), or other
+// code that read LISTEN_FDS first marked it. Either way it is not taken.
+// The check stops at the first bad fd, so its cost follows the fds really
+// open, whatever LISTEN_FDS claims.
+func checkRange(n int) error {
 	for i := 0; i < n; i++ {
 		fd := firstFD + i
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		flags, err := fdFlags(fd)
 		if err != nil {
-			return i, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", n, fd, os.NewSyscallError("fcntl", err))
+			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is not open: %w", n, fd, os.NewSyscallError("fcntl", err))
 		}
 		if flags&unix.FD_CLOEXEC != 0 {
-			return i, fmt.Errorf("activation: LISTEN_FDS=%d but fd %d was not inherited (it is close-on-exec, so this process opened it): %w",
+			return fmt.Errorf("activation: LISTEN_FDS=%d but fd %d is close-on-exec, which no fd passed through exec is: "+
+				"this process opened it, or other code marked it, so it is not taken: %w",
 				n, fd, os.NewSyscallError("fcntl", unix.EBADF))
 		}
 	}
-	// Unreachable: the last fd was not open or not inherited.
-	return n, fmt.Errorf("activation: LISTEN_FDS=%d: fd %d changed while it was checked", n, firstFD+n-1)
+	return nil
 }
 
-// markRange marks fds 3 … 3+n-1 close-on-exec.
+// markRange marks every inherited fd of 3 … 3+n-1 close-on-exec after a
+// failed first call, so that none reaches a child: the fds that are open
+// and not close-on-exec. An fd that is close-on-exec already is not
+// inherited and needs nothing; one that is not open is not touched.
 func markRange(n int) {
-	for i := 0; i < n; i++ {
-		markCloseOnExec(firstFD + i)
+	last := firstFD + n - 1
+	if markOpenRange(firstFD, last) {
+		return
 	}
+	if limit := fdLimit(); last > limit {
+		last = limit
+	}
+	for fd := firstFD; fd <= last; fd++ {
+		markIfInherited(fd)
+	}
+}
+
+// markIfInherited sets FD_CLOEXEC on fd if it is open without it.
+func markIfInherited(fd int) {
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+		unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
+	}
+}
+
+// fdLimit is the highest fd this process can hold: one below its
+// RLIMIT_NOFILE (the Go runtime raises the soft limit to the hard one at
+// start), at most 1<<20.
+func fdLimit() int {
+	const most = 1 << 20
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > most {
+		return most
+	}
+	return int(rl.Cur) - 1
 }
 
 // markCloseOnExec sets FD_CLOEXEC on an inherited fd, known to be open
@@ -114,47 +170,73 @@ func holdForks() { syscall.ForkLock.RLock() }
 func releaseForks() { syscall.ForkLock.RUnlock() }
 
 // classify tells what fd is with as few system calls as it can: one
-// getsockopt for a listening socket, two for other sockets, and fstat
-// for everything else.
+// getsockopt for a listening socket, two for other sockets (three for
+// datagram sockets where the protocol can be asked), and fstat for
+// everything else. An O_PATH fd (Linux), a handle that cannot be read or
+// written, fails getsockopt with EBADF and is classified by fstat, as the
+// file it names; one naming a socket file is of kind other.
 // sotype is the socket's SO_TYPE, or 0 where it was not asked.
 func classify(fd int) (kind Kind, class sockClass, sotype int8, err error) {
-	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	acc, err := socketOption(fd, unix.SO_ACCEPTCONN)
 	switch {
 	case err == nil && acc != 0:
 		return KindSocket, listenerSocket, 0, nil
 	case err == nil:
-		sotype, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		sotype, err := socketOption(fd, unix.SO_TYPE)
 		if err != nil {
 			return 0, 0, 0, os.NewSyscallError("getsockopt", err)
 		}
 		switch sotype {
 		case unix.SOCK_DGRAM:
+			if !datagramProtocol(fd) {
+				return KindSocket, otherSocket, int8(sotype), nil
+			}
 			return KindSocket, datagramSocket, int8(sotype), nil
 		case unix.SOCK_STREAM, unix.SOCK_SEQPACKET:
 			return KindSocket, streamSocket, int8(sotype), nil
 		}
 		return KindSocket, otherSocket, int8(sotype), nil
-	case err != unix.ENOTSOCK:
+	case err != unix.ENOTSOCK && err != unix.EBADF:
 		return 0, 0, 0, os.NewSyscallError("getsockopt", err)
 	}
+	handle := err == unix.EBADF
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return 0, 0, 0, os.NewSyscallError("fstat", err)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFSOCK:
+		if handle {
+			return KindOther, notSocket, 0, nil
+		}
 		return KindSocket, otherSocket, 0, nil
 	case unix.S_IFIFO:
 		return KindFIFO, notSocket, 0, nil
 	case unix.S_IFCHR:
 		return KindCharDevice, notSocket, 0, nil
 	case unix.S_IFREG:
-		if isMessageQueue(fd) {
+		if !handle && isMessageQueue(fd) {
 			return KindMessageQueue, notSocket, 0, nil
 		}
 		return KindRegular, notSocket, 0, nil
 	}
 	return KindOther, notSocket, 0, nil
+}
+
+// datagramProtocol reports whether a datagram socket is one the net
+// package serves as what its address claims: a unix socket, or UDP (or
+// UDP-Lite) on an inet one, and not, say, an ICMP "ping" socket, which
+// has inet addresses too. Where the protocol cannot be asked, it is
+// assumed to be served.
+func datagramProtocol(fd int) bool {
+	if soProtocol == 0 {
+		return true
+	}
+	p, err := socketOption(fd, soProtocol)
+	if err != nil {
+		return true
+	}
+	return p == 0 || p == unix.IPPROTO_UDP || p == ipprotoUDPLite
 }
 
 // describe learns a socket's network and addresses from its fd, once, if
@@ -181,20 +263,23 @@ func describe(e *inheritedFD) {
 	if err != nil {
 		return
 	}
-	e.laddr = sockaddrToAddr(sa, int(e.sotype))
+	served := e.class != otherSocket
+	e.laddr = unnamed(fd, false, sockaddrToAddr(sa, int(e.sotype), served))
 	if e.class != listenerSocket {
 		if peer, err := syscall.Getpeername(fd); err == nil {
-			e.raddr = sockaddrToAddr(peer, int(e.sotype))
+			e.raddr = unnamed(fd, true, sockaddrToAddr(peer, int(e.sotype), served))
 		}
 	}
 }
 
 // sockaddrToAddr is the net package's address for sa on a socket of type
 // sotype, or nil for families and types the net package does not serve.
-func sockaddrToAddr(sa syscall.Sockaddr, sotype int) net.Addr {
+// For an inet socket the net package does not serve (served is false:
+// an ICMP socket, a raw socket) it is an *net.IPAddr.
+func sockaddrToAddr(sa syscall.Sockaddr, sotype int, served bool) net.Addr {
 	switch sa := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, "", sotype)
+		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, "", sotype, served)
 	case *syscall.SockaddrInet6:
 		zone := ""
 		if sa.ZoneId != 0 {
@@ -203,7 +288,7 @@ func sockaddrToAddr(sa syscall.Sockaddr, sotype int) net.Addr {
 				zone = ifi.Name
 			}
 		}
-		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, zone, sotype)
+		return ipAddr(net.IP(append([]byte(nil), sa.Addr[:]...)), sa.Port, zone, sotype, served)
 	case *syscall.SockaddrUnix:
 		switch sotype {
 		case unix.SOCK_STREAM:
@@ -217,11 +302,13 @@ func sockaddrToAddr(sa syscall.Sockaddr, sotype int) net.Addr {
 	return nil
 }
 
-func ipAddr(ip net.IP, port int, zone string, sotype int) net.Addr {
-	switch sotype {
-	case unix.SOCK_STREAM:
+func ipAddr(ip net.IP, port int, zone string, sotype int, served bool) net.Addr {
+	switch {
+	case !served:
+		return &net.IPAddr{IP: ip, Zone: zone}
+	case sotype == unix.SOCK_STREAM:
 		return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
-	case unix.SOCK_DGRAM:
+	case sotype == unix.SOCK_DGRAM:
 		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
 	}
 	return nil
@@ -247,4 +334,36 @@ func parkedFile(e *inheritedFD) (*os.File, error) {
 		return nil, fmt.Errorf("activation: fd %d (%q): %w", e.fd, e.name, os.NewSyscallError("fcntl", dupErr))
 	}
 	return os.NewFile(uintptr(fd), e.name), nil
+}
+
+// ipprotoUDPLite is IPPROTO_UDPLITE, where the system has UDP-Lite.
+const ipprotoUDPLite = 136
+
+// fileID identifies a file: its device and inode numbers.
+type fileID struct{ dev, ino uint64 }
+
+// fileOf identifies the file path names, following symbolic links.
+func fileOf(path string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+}
+
+// sockID identifies a socket to the kernel: its inode number, 0 if unknown.
+type sockID uint64
+
+func unixSockID(fd int) sockID {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return sockID(st.Ino)
+}
+
+// isV6Only reports whether an IPv6 socket refuses IPv4 (IPV6_V6ONLY).
+func isV6Only(fd int) bool {
+	v, err := unix.GetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+	return err == nil && v != 0
 }

@@ -62,11 +62,11 @@ var errInjected = errors.New("injected failure")
 
 // failingOn converts with toListener but fails on the fd of e.
 func failingOn(fd int) converter[net.Listener] {
-	return func(e *inheritedFD) (net.Listener, error) {
+	return func(e *inheritedFD, f *os.File) (net.Listener, error) {
 		if int(e.fd) == fd {
 			return nil, errInjected
 		}
-		return toListener(e)
+		return toListener(e, f)
 	}
 }
 

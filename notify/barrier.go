@@ -15,10 +15,13 @@ import (
 // until the read end reports end of file, which happens when the manager
 // closes the copy it received. The pipe is closed before Barrier returns.
 //
-// Barrier gives up when ctx is done, returning true and an error wrapping
-// ctx.Err(); pass a context with a timeout (a few seconds), since otherwise
-// Barrier waits as long as the manager keeps the pipe open. When NOTIFY_SOCKET is unset it returns false and a nil error at
-// once, creating no pipe.
+// Barrier gives up when ctx is done: if ctx was done already when it was
+// called, it sends nothing and returns false and an error wrapping
+// ctx.Err(); if ctx is done while it waits, it returns true (the message
+// was sent) and an error wrapping ctx.Err(). Pass a context with a
+// timeout (a few seconds), since otherwise Barrier waits as long as the
+// manager keeps the pipe open. When NOTIFY_SOCKET is unset it returns
+// false and a nil error at once, creating no pipe.
 func Barrier(ctx context.Context) (sent bool, err error) {
 	a, ok, err := lookupAddress()
 	if !ok || err != nil {

@@ -77,6 +77,11 @@ func (p *program) signal(sig syscall.Signal) {
 	unix.Kill(p.cmd.Process.Pid, sig)
 }
 
+// pid returns the program's pid.
+func (p *program) pid() int {
+	return p.cmd.Process.Pid
+}
+
 // passedFD is an fd socket-activate itself was started with, by
 // LISTEN_FDS: it passes it on to the program.
 type passedFD struct {
@@ -159,7 +164,8 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		}
 	}
 	if o.notify {
-		if a.notif, err = newNotifier(stderr); err != nil {
+		cfg := notifyConfig{access: o.notifyAccess, startTimeout: o.timeoutStart, watchdog: o.watchdog, storeMax: o.fdstoreMax}
+		if a.notif, err = newNotifier(stderr, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +212,7 @@ func checkSockets(o *options, passed int) error {
 		return fmt.Errorf("--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (%w)", errUsage)
 	case n == 0 && !o.notify:
 		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
-	case n == 0 && !o.now:
+	case n == 0 && !o.now && o.watch == nil: // --watch implies --now
 		return fmt.Errorf("--notify without sockets needs --now: there is no socket to wait on for a first connection (%w)", errUsage)
 	case n == 0 && o.fdnames != nil:
 		return fmt.Errorf("--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (%w)", errUsage)
@@ -292,6 +298,16 @@ func freshEnv(lookup func(string) (string, bool)) []string {
 	return env
 }
 
+// hasEnv reports whether env has a VAR=VALUE entry for key.
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 // repeat returns n copies of s.
 func repeat(s string, n int) []string {
 	r := make([]string, n)
@@ -303,10 +319,11 @@ func repeat(s string, n int) []string {
 
 // command returns the program's command for the given fds (passed as 3, 4,
 // …), LISTEN_FDNAMES and extra environment. With fds it runs through the
-// shim, which sets LISTEN_PID; with --accept, through the shim too if
-// socket-activate ignores SIGHUP or SIGINT, which its programs must not.
-// The -E variables are set last, so that they win over any the activator
-// sets (LISTEN_PID included: the shim keeps one it finds), as with
+// shim, which sets LISTEN_PID, and with WATCHDOG_USEC in extra too, for
+// WATCHDOG_PID; with --accept, through the shim too if socket-activate
+// ignores SIGHUP or SIGINT, which its programs must not. The -E variables
+// are set last, so that they win over any the activator sets (LISTEN_PID
+// and WATCHDOG_PID included: the shim keeps one it finds), as with
 // systemd-socket-activate.
 func (a *activator) command(files []*os.File, names []string, extra ...string) *exec.Cmd {
 	env := append([]string(nil), a.env...)
@@ -329,8 +346,11 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 	}
 	var shim []string
 	if len(files) > 0 {
-		shim = append(shim, shimListenPID)
+		shim = append(shim, "LISTEN_PID")
 		cmd.ExtraFiles = files
+	}
+	if hasEnv(extra, "WATCHDOG_USEC") {
+		shim = append(shim, "WATCHDOG_PID")
 	}
 	if a.opts.accept && (ignoredAtStart[syscall.SIGHUP] || ignoredAtStart[syscall.SIGINT]) {
 		shim = append(shim, shimDefaultSignals)
@@ -379,7 +399,7 @@ func (a *activator) serve() ending {
 			if restarts > 0 {
 				why = fmt.Sprintf("restarting (restart %d)", restarts)
 			}
-			cmd, err := a.start(why)
+			cmd, err := a.start(why, false)
 			if err != nil {
 				fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
 				if a.build == nil {
@@ -393,12 +413,13 @@ func (a *activator) serve() ending {
 			p = newProgram(cmd)
 		}
 		end, reason := a.wait(p)
-		if a.notif != nil {
-			a.notif.drain()
-		}
 		if reason == stopSwitch {
-			// The new build's program runs: the old one stops.
-			a.retire(p)
+			// The new build's program takes over: the old one stops,
+			// unless it exited already.
+			if a.notif != nil {
+				a.notif.switchTo(a.next.pid())
+			}
+			a.retire(p, "the program that ran before", syscall.SIGTERM, false, stopTimeout)
 			p, a.next = a.next, nil
 			restarts++
 			continue
@@ -491,9 +512,10 @@ func (a *activator) delay(d time.Duration) syscall.Signal {
 }
 
 // start starts the program with the sockets and the stored fds, saying
-// why first unless why is "". With --watch it looks the program up again:
-// a build may have made it.
-func (a *activator) start(why string) (*exec.Cmd, error) {
+// why first unless why is "": as the main process, or with next as a new
+// build's program while the one that runs goes on. With --watch it looks
+// the program up again: a build may have made it.
+func (a *activator) start(why string, next bool) (*exec.Cmd, error) {
 	if a.build != nil {
 		prog, err := lookProgram(a.opts.argv[0])
 		if err != nil {
@@ -501,23 +523,26 @@ func (a *activator) start(why string) (*exec.Cmd, error) {
 		}
 		a.prog = prog
 	}
-	if why != "" {
-		fmt.Fprintf(a.stderr, "socket-activate: %s: %s\n", why, commandLine(a.opts.argv))
-	}
 	if a.notif == nil {
-		return a.startWith(nil, nil, nil)
+		return a.startWith(why, nil, nil, nil)
 	}
 	var cmd *exec.Cmd
-	err := a.notif.handOver(func(stored []*os.File, names []string) (err error) {
-		cmd, err = a.startWith(stored, names, []string{"NOTIFY_SOCKET=" + a.notif.path})
-		return err
-	})
-	return cmd, err
+	start := func(stored []*os.File, names, env []string) (pid int, err error) {
+		if cmd, err = a.startWith(why, stored, names, env); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	}
+	if next {
+		return cmd, a.notif.handOverNext(readyTimeout, start)
+	}
+	return cmd, a.notif.handOver(start)
 }
 
 // startWith starts the program with the sockets, then the stored fds
-// named storedNames, and the extra environment.
-func (a *activator) startWith(stored []*os.File, storedNames, extra []string) (*exec.Cmd, error) {
+// named storedNames, and the extra environment, saying why first unless
+// why is "".
+func (a *activator) startWith(why string, stored []*os.File, storedNames, extra []string) (*exec.Cmd, error) {
 	files := append(append([]*os.File(nil), a.socks...), stored...)
 	names := append(append([]string(nil), a.names...), storedNames...)
 	var cmd *exec.Cmd
@@ -526,6 +551,9 @@ func (a *activator) startWith(stored []*os.File, storedNames, extra []string) (*
 		cmd.Stdin, cmd.Stdout = a.socks[0], a.socks[0]
 	} else {
 		cmd = a.command(files, names, extra...)
+	}
+	if why != "" {
+		fmt.Fprintf(a.stderr, "socket-activate: %s: %s\n", why, commandLine(a.opts.argv))
 	}
 	fmt.Fprintf(a.stderr, "%s\n", a.execing())
 	if err := cmd.Start(); err != nil {
@@ -543,24 +571,29 @@ const (
 )
 
 // readyTimeout bounds how long a switch waits for the new program's
-// READY=1 with --notify.
+// READY=1 with --notify, unless --timeout-start-sec says.
 const readyTimeout = 30 * time.Second
 
-// wait waits for the program to end while passing signals on, and returns
-// how it ended and why. SIGUSR1, SIGUSR2, and SIGHUP without --restart, are
-// passed on. SIGINT, SIGQUIT and SIGTERM are passed on too, but for those
-// the terminal sent the program itself, and socket-activate exits once the
-// program has. SIGHUP with --restart stops the program with SIGTERM, and
-// SIGKILL after stopTimeout, to start it again.
+// wait waits for the program to end while passing signals on and
+// stopping it when the notifier asks, and returns how it ended and why.
+// SIGUSR1, SIGUSR2, and SIGHUP without --restart, are passed on. SIGINT,
+// SIGQUIT and SIGTERM are passed on too, but for those the terminal sent
+// the program itself, and socket-activate exits once the program has.
+// SIGHUP with --restart stops the program with SIGTERM, and SIGKILL
+// after stopTimeout, to start it again. When the start timeout or the
+// watchdog fires, the notifier asks for the program to stop: with
+// SIGTERM or SIGABRT, and SIGKILL after notifyKillGrace.
 //
 // With --watch, SIGHUP asks for a build, as a change does; after a
 // successful build wait starts the new program in a.next and returns
 // stopSwitch while p still runs: at once, or with --notify once the new
 // program sent READY=1, so that the two overlap. A new program that
-// exits first, or sends no READY=1 within readyTimeout, is given up.
+// exits first, or that the notifier stops (no READY=1 within the start
+// timeout, or readyTimeout), is given up.
 func (a *activator) wait(p *program) (end ending, reason int) {
 	reason = stopExited
-	var kill, readyTimer <-chan time.Time
+	var kill <-chan time.Time
+	stopSig, grace := syscall.SIGTERM, stopTimeout // the signal kill follows, and after how long
 	var ready <-chan struct{}
 	for {
 		var builds <-chan bool
@@ -573,11 +606,27 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 		}
 		select {
 		case <-p.done:
+			end = a.runEnded(p.cmd.ProcessState)
 			if a.next != nil {
 				// The new program takes over from one that did not wait.
-				return endLike(p.cmd.ProcessState), stopSwitch
+				return end, stopSwitch
 			}
-			return endLike(p.cmd.ProcessState), reason
+			return end, reason
+		case req := <-a.notifyStops():
+			switch {
+			case req.pid == p.pid():
+				// Its start timeout or its watchdog fired.
+				a.stopRequested(p, req)
+				if kill == nil {
+					stopSig, grace = req.sig, notifyKillGrace
+					kill = time.After(grace)
+				}
+			case a.next != nil && req.pid == a.next.pid():
+				a.stopRequested(a.next, req)
+				fmt.Fprintf(a.stderr, "socket-activate: the new program did not start; the program that ran before keeps running\n")
+				a.giveUpNext(req.sig, true, notifyKillGrace)
+			}
+			// Else the request came too late: that program was stopped.
 		case s := <-a.sigs:
 			sig := s.(syscall.Signal)
 			switch {
@@ -587,25 +636,27 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 				if reason == stopExited {
 					fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
 					reason = stopRestart
-					p.signal(syscall.SIGTERM)
-					kill = time.After(stopTimeout)
+					a.signalRun(p, syscall.SIGTERM)
+					a.notifyStopping()
+					stopSig, grace = syscall.SIGTERM, stopTimeout
+					kill = time.After(grace)
 				}
 			case sig == syscall.SIGHUP || sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2:
-				p.signal(sig)
+				a.signalRun(p, sig)
 			default:
 				reason = stopExit
 				if !fromTerminal(sig) {
-					p.signal(sig)
+					a.signalRun(p, sig)
 				}
+				a.notifyStopping()
 				if a.next != nil {
 					// It never took over.
-					a.retire(a.next)
-					a.next = nil
+					a.giveUpNext(syscall.SIGTERM, false, stopTimeout)
 				}
 			}
 		case <-kill:
-			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after SIGTERM; sending SIGKILL\n", stopTimeout)
-			p.signal(syscall.SIGKILL)
+			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", grace, unix.SignalName(stopSig))
+			a.signalRun(p, syscall.SIGKILL)
 		case ok := <-builds:
 			if !ok {
 				fmt.Fprintf(a.stderr, "socket-activate: the program that runs keeps running\n")
@@ -615,7 +666,7 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 				ready = a.notif.readyEvents()
 				drainReady(ready) // a READY=1 from before is not the new program's
 			}
-			cmd, err := a.start("starting the new build")
+			cmd, err := a.start("starting the new build", true)
 			if err != nil {
 				fmt.Fprintf(a.stderr, "socket-activate: %v; the program that runs keeps running\n", err)
 				continue
@@ -624,46 +675,69 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 			if a.notif == nil {
 				return ending{}, stopSwitch
 			}
-			readyTimer = time.After(readyTimeout)
 		case <-ready:
 			if a.next != nil {
 				return ending{}, stopSwitch
 			}
 		case <-nextDone:
+			a.runEnded(a.next.cmd.ProcessState)
 			fmt.Fprintf(a.stderr, "socket-activate: the new program exited with status %d before READY=1; the program that ran before keeps running\n", endLike(a.next.cmd.ProcessState).status())
 			a.next = nil
-		case <-readyTimer:
-			if a.next != nil {
-				fmt.Fprintf(a.stderr, "socket-activate: the new program sent no READY=1 within %v; stopping it, the program that ran before keeps running\n", readyTimeout)
-				a.retire(a.next)
-				a.next = nil
-			}
 		}
 	}
 }
 
-// retire stops p, which no longer serves, with SIGTERM, and SIGKILL after
-// stopTimeout, in a goroutine of its own: serve waits for it before it
-// returns.
-func (a *activator) retire(p *program) {
+// signalRun sends sig to the program p, and to the main process that
+// MAINPID= named instead, if any, as systemd signals a service's main
+// process when it stops it.
+func (a *activator) signalRun(p *program, sig syscall.Signal) {
+	p.signal(sig)
+	if a.notif != nil {
+		if main := a.notif.mainPID(p.pid()); main != 0 {
+			unix.Kill(main, sig)
+		}
+	}
+}
+
+// giveUpNext gives up the new build's program, which will not take over:
+// it stops it with sig (unless sent says that was done), and SIGKILL after
+// grace.
+func (a *activator) giveUpNext(sig syscall.Signal, sent bool, grace time.Duration) {
+	if a.notif != nil {
+		a.notif.dismiss(a.next.pid())
+	}
+	a.retire(a.next, "the new program", sig, sent, grace)
+	a.next = nil
+}
+
+// retire stops p, which no longer serves or never will (who says which,
+// for the messages), with sig (unless sent says that was done), and with
+// SIGKILL after grace, in a goroutine of its own: serve waits for it
+// before it returns.
+func (a *activator) retire(p *program, who string, sig syscall.Signal, sent bool, grace time.Duration) {
 	select {
 	case <-p.done:
-		return
 	default:
+		if !sent {
+			fmt.Fprintf(a.stderr, "socket-activate: stopping %s (pid %d) with %s\n", who, p.pid(), unix.SignalName(sig))
+			p.signal(sig)
+		}
 	}
-	fmt.Fprintf(a.stderr, "socket-activate: stopping the program that ran before (pid %d) with SIGTERM\n", p.cmd.Process.Pid)
-	p.signal(syscall.SIGTERM)
 	a.retiring.Add(1)
 	go func() {
 		defer a.retiring.Done()
-		t := time.NewTimer(stopTimeout)
+		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-p.done:
 		case <-t.C:
-			fmt.Fprintf(a.stderr, "socket-activate: the program that ran before (pid %d) still runs %v after SIGTERM; sending SIGKILL\n", p.cmd.Process.Pid, stopTimeout)
+			fmt.Fprintf(a.stderr, "socket-activate: %s (pid %d) still runs %v after %s; sending SIGKILL\n", who, p.pid(), grace, unix.SignalName(sig))
 			p.signal(syscall.SIGKILL)
 			<-p.done
+		}
+		if a.notif != nil {
+			// The notifier forgets it.
+			a.notif.ended(p.cmd.ProcessState)
 		}
 	}()
 }

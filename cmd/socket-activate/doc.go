@@ -2,9 +2,10 @@
 // activation protocol, for development on Linux, macOS and the BSDs. It is a
 // drop-in for systemd-socket-activate(1): it takes its options, passes the
 // same fds, prints the same lines and exits with the same statuses, and
-// differs only where said below. It adds --now, --restart, --notify (with
-// the fd store), --socket-mode, and an edit-build loop (--watch, --build)
-// where no client is refused.
+// differs only where said below. It adds --now, --restart, --notify (the
+// service manager's side of a systemd Type=notify service: its state, a
+// start timeout, a watchdog and the fd store), --socket-mode, and an
+// edit-build loop (--watch, --build) where no client is refused.
 //
 // Install it with
 //
@@ -40,10 +41,44 @@
 //	                            connection or datagram
 //	    --restart               Start PROGRAM again when it exits or when
 //	                            socket-activate gets SIGHUP; the sockets stay open
-//	    --notify                Give PROGRAM a NOTIFY_SOCKET: print READY=1 and
-//	                            keep fds sent with FDSTORE=1 for the next start
-//	                            (an fd that hangs up is dropped, unless sent
-//	                            with FDPOLL=0)
+//	-h, --help                  Show this help and exit
+//	    --version               Print the version and exit
+//	-d, --datagram              Listen on datagram sockets instead of stream sockets
+//	    --seqpacket             Listen on SOCK_SEQPACKET sockets (unix addresses)
+//	-l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
+//	-a, --accept                Accept each connection and start one PROGRAM per
+//	                            connection, with the connection on fd 3
+//	-E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
+//	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES: one name for
+//	                            all, or one per fd (another count is an error)
+//	    --inetd                 Pass the socket as stdin and stdout instead,
+//	                            without LISTEN_* variables
+//	    --now                   Start PROGRAM at once, not at the first
+//	                            connection or datagram
+//	    --restart               Start PROGRAM again when it exits or when
+//	                            socket-activate gets SIGHUP; the sockets stay open
+//	    --notify                Give PROGRAM a NOTIFY_SOCKET and be its service
+//	                            manager, as for a systemd Type=notify service:
+//	                            print its state as it changes, and keep fds sent
+//	                            with FDSTORE=1 for the next start (an fd that
+//	                            hangs up is dropped, unless sent with FDPOLL=0)
+//	    --timeout-start-sec=SEC With --notify, stop PROGRAM with SIGTERM (SIGKILL
+//	                            10 s later) when it has not sent READY=1 within
+//	                            SEC, which EXTEND_TIMEOUT_USEC= extends; the run
+//	                            fails (default: no limit)
+//	    --watchdog-sec=SEC      With --notify, set WATCHDOG_USEC and WATCHDOG_PID;
+//	                            from READY=1 on, SEC without a WATCHDOG=1, or a
+//	                            WATCHDOG=trigger, sends SIGABRT (SIGKILL 10 s
+//	                            later) and the run fails (default: no watchdog)
+//	    --notify-access=main|exec|all
+//	                            With --notify, whose messages count: main (the
+//	                            default), PROGRAM's alone; exec, the same here;
+//	                            all, those of its child processes too. Others
+//	                            are dropped with a warning. Only Linux and
+//	                            FreeBSD tell who sent a message: elsewhere only
+//	                            all works, and is the default
+//	    --fdstore-max=N         With --notify, keep at most N fds (default 256);
+//	                            PROGRAM gets FDSTORE=N; 0 turns the store off
 //	    --socket-mode=MODE      Give unix socket files MODE (octal, default
 //	                            0644 whatever the umask)
 //	    --watch=PATH            Watch PATH, a directory (with all under it) or a
@@ -71,13 +106,20 @@
 // leaves a live socket or another file alone (the bind then fails); it
 // removes the socket files it made when it exits.
 //
+// A time span SEC is read as systemd reads TimeoutStartSec= and
+// WatchdogSec=: seconds (5, 1.5), a number with a unit (500ms, 2s, 1min,
+// 1h; us, ms, s, min or m, h, d, w, M for months, y, and systemd's longer
+// spellings such as usec, msec, seconds, minutes, hours), several added up
+// (1min 30s, 1min30s); 0 or infinity means no limit.
+//
 // # What the program gets
 //
 // The program gets stdin, stdout, stderr and its fds, nothing else: fds
 // 3, 4, … are the fds socket-activate was itself started with, if
 // LISTEN_FDS (and a LISTEN_PID that names it) passed it any, then the
 // sockets of the -l options in their order, then with --notify the fds
-// the program stored (see below); all are blocking and not close-on-exec. At start socket-activate marks every other fd it inherited
+// the program stored (see below); all are blocking and not close-on-exec.
+// At start socket-activate marks every other fd it inherited
 // close-on-exec (with close_range(2) where Linux has it, else each fd that
 // /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
 // (7</etc/hostname) reaches no program, as systemd-socket-activate closes
@@ -89,20 +131,23 @@
 // The program's environment is built afresh, as systemd-socket-activate
 // builds it: TERM, PATH, USER and HOME when they are set; LISTEN_FDS;
 // LISTEN_PID, the program's own pid; LISTEN_FDNAMES, always
-// (systemd-socket-activate sets it only with --fdname); NOTIFY_SOCKET with
-// --notify; then the -E variables, which win over all of these, as with
-// systemd-socket-activate. An fd is named "unknown" unless it came with a
-// name or --fdname names it. --fdname gives one name for every fd, or one
-// name per fd in order (fds passed in first); any other count is refused
-// at start. That is stricter than systemd-socket-activate on purpose: it
-// passes such names with a warning, and every program that reads them as
-// libsystemd does then fails (EINVAL).
+// (systemd-socket-activate sets it only with --fdname); with --notify
+// NOTIFY_SOCKET, FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and
+// WATCHDOG_PID with --watchdog-sec; then the -E variables, which win over
+// all of these, as with systemd-socket-activate. An fd is named "unknown"
+// unless it came with a name or --fdname names it. --fdname gives one
+// name for every fd, or one name per fd in order (fds passed in first);
+// any other count is refused at start. That is stricter than
+// systemd-socket-activate on purpose: it passes such names with a warning,
+// and every program that reads them as libsystemd does then fails
+// (EINVAL).
 //
 // Go cannot set LISTEN_PID between fork and exec, so socket-activate starts
-// a copy of itself that sets LISTEN_PID to its own pid and executes the
-// program in its place (the pid stays the same). The program is looked up
-// through PATH before any socket is opened (with --watch, again at each
-// start; with --build, a program not found yet is no error).
+// a copy of itself that sets LISTEN_PID (and WATCHDOG_PID with
+// --watchdog-sec) to its own pid and executes the program in its place
+// (the pid stays the same). The program is looked up through PATH before
+// any socket is opened (with --watch, again at each start; with --build,
+// a program not found yet is no error).
 //
 // By default socket-activate waits for the first connection or datagram on
 // any socket, without accepting it, then starts the program, which finds
@@ -169,8 +214,10 @@
 //     programs still running (systemd-socket-activate's get SIGTERM when
 //     it dies), SIGKILL after 10 s, waits for them and dies of the signal;
 //   - on a setup error (a bad address, a port in use, a program not found,
-//     a bad combination of options): with status 1, the error printed on
-//     standard error after "socket-activate: ".
+//     a bad combination of options, such as --timeout-start-sec,
+//     --watchdog-sec, --notify-access or --fdstore-max without --notify):
+//     with status 1, the error printed on standard error after
+//     "socket-activate: ".
 //
 // # Restarts
 //
@@ -192,7 +239,8 @@
 // backlog for the new one, and no client is refused. With --notify the
 // old program is stopped only once the new one sent READY=1, so that the
 // two overlap and no client waits; a new program that exits first, or
-// sends no READY=1 within 30 s, is given up. When CMD fails, its output
+// sends no READY=1 within --timeout-start-sec (30 s without it), is given
+// up (see "--notify during a switch" below). When CMD fails, its output
 // is printed and the program that runs keeps running. Changes within
 // 100 ms of each other make one build, and changes made during a build
 // make one more, once it ends. Without --build, a change starts the new
@@ -215,16 +263,137 @@
 // clients with "Connection: close" before it closes their connections, and
 // exits.
 //
-// # Notifications and the fd store
+// # --notify: the service manager of a Type=notify program
 //
 // With --notify the program gets NOTIFY_SOCKET, a datagram socket in a new
-// temporary directory, and may send sd_notify(3) messages to it. READY=1
-// prints "socket-activate: ready". FDSTORE=1 with fds keeps them under
-// FDNAME ("stored" without it); the same file is kept once. FDSTOREREMOVE=1
-// with FDNAME closes the fds of that name. Fds sent without FDSTORE=1 are
-// closed. At every start the stored fds are passed after the sockets, their
-// names in LISTEN_FDNAMES, so that a program can hand state such as open
-// connections to its next run.
+// temporary directory, and socket-activate handles the sd_notify(3)
+// messages it sends as systemd handles those of a Type=notify service, so
+// that a service's start, watchdog, reloads and fd store can be tried out
+// without systemd. Each option stands for the unit setting it is named
+// after.
+//
+// The program's state is printed on standard error, one line each time it
+// changes, as systemctl status shows it:
+//
+//	socket-activate: Active: activating (start)
+//	socket-activate: Active: active (running)
+//	socket-activate: Status: "serving on 127.0.0.1:8080"
+//	socket-activate: Active: reloading (reload)
+//	socket-activate: Active: deactivating (stop-sigterm)
+//	socket-activate: Active: failed (Result: timeout)
+//	socket-activate: Error: 2 (No such file or directory)
+//	socket-activate: Main PID: 4242
+//
+// A run starts "activating (start)"; READY=1 makes it "active (running)",
+// RELOADING=1 "reloading (reload)" until the next READY=1, STOPPING=1
+// "deactivating (stop-sigterm)", as does socket-activate stopping the
+// program; after STOPPING=1, READY=1 and RELOADING=1 change nothing. When
+// the program exits, the run ends "inactive (dead)" (exit status 0, or
+// killed by SIGHUP, SIGINT, SIGTERM or SIGPIPE) or "failed" with the
+// result: exit-code, signal, core-dump, timeout or watchdog. STATUS= is
+// shown as Status:, ERRNO= as Error: with the error's text, EXIT_STATUS=
+// as Exit status: (systemd keeps it for information only, and so does
+// socket-activate, which exits with the program's own status). MONOTONIC_USEC=
+// is checked but not used: there is no reload request to compare it with.
+// Malformed values are warned about in the words systemd logs them with.
+//
+// --timeout-start-sec=SEC (TimeoutStartSec=) gives the program SEC from its
+// start to send READY=1. When it has not, socket-activate says "start
+// operation timed out. Terminating.", sends SIGTERM to the program,
+// SIGKILL 10 s later if it is still running, and the run fails with the
+// result timeout. EXTEND_TIMEOUT_USEC=N moves the limit to N microseconds
+// from the moment the message arrives, if that is later. Without the option
+// there is no limit (systemd's default is 90 s).
+//
+// --watchdog-sec=SEC (WatchdogSec=) passes WATCHDOG_USEC (SEC in
+// microseconds) and WATCHDOG_PID, the program's own pid, which the shim
+// that sets LISTEN_PID sets too. From READY=1 (or the first WATCHDOG=1) on,
+// the program must send WATCHDOG=1 within every SEC, as notify.WatchdogLoop
+// in github.com/go-activation/activation/notify does; when one is missing,
+// socket-activate says "Watchdog timeout (limit SEC)!" and sends SIGABRT
+// (systemd's default WatchdogSignal=), then SIGKILL 10 s later, and the run
+// fails with the result watchdog. WATCHDOG=trigger does the same at once,
+// with or without the option. WATCHDOG_USEC=N from the program sets the
+// interval to N microseconds from then on, for the rest of the run (0
+// turns the watchdog off); EXTEND_TIMEOUT_USEC= postpones the next ping
+// as it postpones the start timeout. The watchdog stops when the program
+// sends STOPPING=1 or socket-activate stops it.
+//
+// A run that a timeout or the watchdog stopped has failed: socket-activate
+// exits with the program's exit status, or 1 if that was 0, and with
+// --restart starts the program again, a second later if the run lasted
+// less than a second, as after any quick failure.
+//
+// --notify-access=main|exec|all (NotifyAccess=) chooses whose messages
+// count. With main, the default, only the main process's: the program
+// socket-activate started, or the process MAINPID= named since. exec
+// allows what main does, since socket-activate runs no ExecStartPre= or
+// other control processes. all allows the program's child processes too,
+// which a shell script that calls systemd-notify needs: systemd-notify is
+// the script's child (run by root, it sends as its parent, the script, as
+// the kernel lets root do, so main accepts it; systemd treats it alike). A
+// message that does not count is dropped, and its fds closed, with
+// systemd's warning:
+//
+//	socket-activate: warning: Got notification message from PID 4243, but reception only permitted for main PID 4242
+//
+// The kernel tells who sent a message: SCM_CREDENTIALS on Linux, and
+// LOCAL_CREDS_PERSISTENT on FreeBSD 13 and later. macOS, OpenBSD, NetBSD,
+// DragonFly, illumos, Solaris, AIX and older FreeBSD attach no sender to
+// a datagram that the receiver can read (LOCAL_PEERCRED and getpeereid
+// work on connected sockets only), so there only all works: it is the
+// default, socket-activate says so at start, and --notify-access=main or
+// exec is an error. MAINPID= is accepted for a live process in the
+// program's process group (which is socket-activate's), or from root;
+// signals still go to the program socket-activate started (and to the
+// main process MAINPID= named), and the run still ends when that program
+// exits.
+//
+// # --notify during a switch
+//
+// With --watch and --notify, the new build's program is handled as a run
+// of its own from its start: its messages count under
+// --notify-access=main too, its lines start "new program: "
+// ("socket-activate: new program: Active: activating (start)"), and it has
+// --timeout-start-sec (30 s without it, since the program that runs waits
+// for it) to send READY=1, which EXTEND_TIMEOUT_USEC= extends. When it
+// does not, it is stopped as a run that timed out and the program that
+// runs keeps running. Its READY=1 starts its own watchdog and makes it
+// the main process ("socket-activate: Main PID: 4243"); the program that
+// ran before then gets SIGTERM, and from then on its watchdog no longer
+// runs (it is being stopped, as after STOPPING=1) and its messages count
+// only for the fd store, without a warning. If the program that runs
+// exits before the new one is ready, the new one becomes the main process
+// at once, still starting. With --notify-access=all, during a switch a
+// message from another process than the two programs (a child of one of
+// them, or any sender where the system does not tell who sent it) counts
+// for both, since which one it belongs to cannot be told.
+//
+// BARRIER=1 with one fd is answered by closing the fd, whoever sent it,
+// without a word, as systemd does: sd_notify_barrier(3), notify.Barrier and
+// systemd-notify, which sends one after its message, work.
+//
+// # The fd store
+//
+// FDSTORE=1 with fds keeps them under FDNAME ("stored" without it, or with
+// a name that is not valid). As in systemd, an fd that shares its open file
+// description with one in the store (a dup of it, or the fd the program got
+// back and stores again) is not kept twice, while two opens of one file, or
+// the two ends of a pipe, are two entries; outside Linux, which alone can
+// compare open file descriptions (F_DUPFD_QUERY, kcmp), two opens of one
+// file with the same flags count as one, as in systemd's fallback.
+// FDSTOREREMOVE=1 with FDNAME closes the fds of that name. Fds sent without
+// FDSTORE=1 are closed, with a warning. At every start the stored fds are
+// passed after the sockets, their names in LISTEN_FDNAMES, so that a
+// program can hand state such as open connections to its next run.
+//
+// --fdstore-max=N (FileDescriptorStoreMax=) keeps at most N fds, 256 by
+// default; further ones are closed with systemd's warning ("Cannot store
+// more fds than --fdstore-max=N, closing remaining."). The program gets
+// FDSTORE=N, as recent systemd sets it, so that it can tell the store is
+// on. With --fdstore-max=0 there is no store: FDSTORE is not set and every
+// fd sent with FDSTORE=1 is closed with that warning, as systemd drops
+// them.
 //
 // With --notify and --now, there may be no socket at all, as a systemd
 // Type=notify service with FileDescriptorStoreMax= may have no socket unit:
@@ -242,15 +411,18 @@
 // shut down both ways, not after a mere FIN), a pipe whose write end is
 // closed. A listening socket never reports either. An fd that hung up is
 // never passed to the next start. FDPOLL=0 in the FDSTORE=1 message keeps
-// its fds however they poll, until FDSTOREREMOVE=1; for a file stored
-// twice, the first message's FDPOLL holds.
+// its fds however they poll, until FDSTOREREMOVE=1; for an fd stored
+// twice, the first message's FDPOLL holds. An fd that cannot be watched
+// at all, an O_PATH handle, is kept only when stored with FDPOLL=0, as
+// systemd requires; otherwise it is closed with a warning.
 //
 // # Where it differs from systemd-socket-activate
 //
 // On purpose, socket-activate:
 //
-//   - adds --now, --restart, --notify, --socket-mode, --watch and --build,
-//     and takes port 0;
+//   - adds --now, --restart, --notify (with --timeout-start-sec,
+//     --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
+//     --watch and --build, and takes port 0;
 //   - always sets LISTEN_FDNAMES, and passes on the names of the fds passed
 //     to it;
 //   - refuses a --fdname count that does not match the fds, which every

@@ -278,7 +278,12 @@ func TestWatchSwitchesToEachBuildWithoutLosingARequest(t *testing.T) {
 		{`^socket-activate: changed during the build: .*version\.txt; building: `, 1},
 		{`^socket-activate: build succeeded in `, 4},
 		{`^socket-activate: starting the new build: `, 2},
-		{`^socket-activate: ready$`, 3},
+		// The first program's READY=1, then each new build's, which
+		// makes it the main process.
+		{`^socket-activate: Active: active \(running\)$`, 1},
+		{`^socket-activate: new program: Active: active \(running\)$`, 2},
+		{`^socket-activate: Main PID: \d+$`, 2},
+		{`^socket-activate: warning: `, 0},
 		{`^socket-activate: stopping the program that ran before \(pid \d+\) with SIGTERM$`, 2},
 		{`^socket-activate: the program that runs keeps running$`, 1},
 	} {

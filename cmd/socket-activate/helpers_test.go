@@ -56,7 +56,12 @@ var moreHelpers = map[string]func() error{}
 
 // helper runs the helper program name and returns its exit status.
 func helper(name string) int {
-	// Every helper but view, which reports what it got, checks LISTEN_PID.
+	if h, ok := notifyHelpers[name]; ok {
+		// These check the variables themselves, LISTEN_PID included.
+		return runHelper(name, h)
+	}
+	// Every other helper but view, which reports what it got, checks
+	// LISTEN_PID.
 	if name != "view" && os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 		fmt.Fprintf(os.Stderr, "helper: LISTEN_PID=%q but pid is %d\n", os.Getenv("LISTEN_PID"), os.Getpid())
 		return 97

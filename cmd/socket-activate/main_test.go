@@ -650,7 +650,7 @@ func TestNotifyKeepsStoredFDsAcrossRestarts(t *testing.T) {
 	if got := strings.Split(p.stdout.Text(), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("program's runs:\n%s", diff(want, got))
 	}
-	p.stderr.Wait(t, "^socket-activate: ready$", 1)
+	p.stderr.Wait(t, `^socket-activate: Active: active \(running\)$`, 1)
 	p.stderr.Wait(t, `^socket-activate: warning: 1 fds sent without FDSTORE=1 closed$`, 1)
 	p.stderr.Wait(t, `^socket-activate: fd store: closed the fd named "gone": it reported POLLHUP$`, 1)
 	p.signal(t, syscall.SIGTERM)
@@ -780,10 +780,16 @@ func TestNotifyWithoutSocketsPassesOnlyWhatTheProgramStored(t *testing.T) {
 	waitEOF(t, p.stderr)
 	execing := "Execing " + prog + " (" + prog + ")"
 	wantErr := []string{
+		"socket-activate: Active: activating (start)",
 		execing,
 		"socket-activate: SIGHUP: stopping the program with SIGTERM to restart it",
+		"socket-activate: Active: deactivating (stop-sigterm)",
+		"socket-activate: Active: inactive (dead)",
+		"socket-activate: Active: activating (start)",
 		"socket-activate: restarting (restart 1): " + prog,
 		execing,
+		"socket-activate: Active: deactivating (stop-sigterm)",
+		"socket-activate: Active: inactive (dead)",
 	}
 	if got := strings.Split(p.stderr.Text(), "\n"); !reflect.DeepEqual(got, wantErr) {
 		t.Errorf("socket-activate's output, with no socket of its own:\n%s", diff(wantErr, got))

@@ -18,16 +18,16 @@ import (
 
 // shimEnv marks a process started by socket-activate as the shim, which
 // executes the program in its place (the pid stays the same) after doing
-// what its value lists, separated by commas: shimListenPID sets
-// LISTEN_PID to its pid, unless the environment has it already (from -E,
-// which wins), as Go cannot set the environment between fork and exec;
+// what its value lists, separated by commas. A variable's name
+// (LISTEN_PID, WATCHDOG_PID) sets that variable to the shim's pid, the
+// program's, unless the environment has it already (from -E, which
+// wins), as Go cannot set the environment between fork and exec;
 // shimDefaultSignals starts the program with SIGHUP and SIGINT at their
 // default action, as systemd-socket-activate starts its --accept programs
 // even when it ignores them. The variable is removed before the program
 // runs.
 const (
 	shimEnv            = "SOCKET_ACTIVATE_SHIM"
-	shimListenPID      = "listen-pid"
 	shimDefaultSignals = "default-signals"
 )
 
@@ -46,19 +46,22 @@ func shim(args, environ []string) int {
 		fmt.Fprintf(os.Stderr, "socket-activate: %s set but no program given\n", shimEnv)
 		return 127
 	}
-	env := make([]string, 0, len(environ)+1)
+	env := make([]string, 0, len(environ)+2)
 	var todo []string
-	pidSet := false
+	set := map[string]bool{}
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, shimEnv+"="); ok {
 			todo = strings.Split(v, ",")
 			continue
 		}
-		pidSet = pidSet || strings.HasPrefix(kv, "LISTEN_PID=")
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
 		env = append(env, kv)
 	}
-	if slices.Contains(todo, shimListenPID) && !pidSet {
-		env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	for _, key := range todo {
+		if validEnvName(key) && !set[key] {
+			env = append(env, key+"="+strconv.Itoa(os.Getpid()))
+		}
 	}
 	if slices.Contains(todo, shimDefaultSignals) {
 		// Catching them replaces an ignored disposition, and exec gives

@@ -2,9 +2,9 @@
 
 package main
 
-// readyEvents returns a channel that gets a value when a READY=1 comes,
-// holding one not taken yet: a switch to a new build's program waits on
-// it.
+// readyEvents returns a channel that gets a value when the new build's
+// program sends its first READY=1, holding one not taken yet: a switch to
+// it waits on it.
 func (n *notifier) readyEvents() <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -14,7 +14,8 @@ func (n *notifier) readyEvents() <-chan struct{} {
 	return n.readyc
 }
 
-// readied passes a READY=1 on to readyEvents. n.mu must be held.
+// readied passes the new build's program's READY=1 on to readyEvents.
+// n.mu must be held.
 func (n *notifier) readied() {
 	if n.readyc == nil {
 		return

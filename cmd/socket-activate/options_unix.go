@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // usageHead and usageTail surround the option table in --help.
@@ -29,24 +30,32 @@ Addresses:
   @name                       a Linux abstract unix socket
 A PORT of 0 picks a free port; every socket is printed with its address.
 
+SEC is a time span as systemd reads one: seconds (5, 1.5), a number with a
+unit (500ms, 2s, 1min, 1h; us, ms, s, min or m, h, d, w, M for months, y,
+and systemd's longer spellings such as msec or minutes), several added up
+(1min 30s); 0 or infinity means no limit.
+
 PROGRAM gets fds 3, 4, ...: those passed to socket-activate by LISTEN_FDS
 first, with their names, then the -l sockets, then with --notify the fds
 it stored; no other fd. Its environment is fresh: TERM, PATH, USER and
 HOME when set, LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES (default name
-"unknown", or "connection" with --accept), NOTIFY_SOCKET with --notify,
-then the -E variables, which win.
+"unknown", or "connection" with --accept), with --notify NOTIFY_SOCKET,
+FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and WATCHDOG_PID with
+--watchdog-sec, then the -E variables, which win.
 
 PROGRAM runs in socket-activate's process group and can use the terminal.
 SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 are passed on to it
 (SIGINT and SIGQUIT not when the terminal sent them, to PROGRAM too);
 signals ignored at start stay ignored. socket-activate exits as PROGRAM
-did, and dies of a signal that comes while no PROGRAM runs.
+did (with status 1 if it exited 0 after the start timeout or the watchdog
+stopped it), and dies of a signal that comes while no PROGRAM runs.
 
 With --watch, a change runs --build while PROGRAM serves on; if it
 succeeds a new PROGRAM starts on the same sockets and the old one gets
 SIGTERM (with --notify, once the new one sent READY=1, so that the two
-overlap), else the old one stays. SIGHUP does what a change does. For a
-Go project:
+overlap; a new one that sends none within --timeout-start-sec, or 30 s
+without it, is stopped instead), else the old one stays. SIGHUP does what
+a change does. For a Go project:
   socket-activate --watch . --build 'go build -o /tmp/app .' \
       -l 127.0.0.1:8080 /tmp/app
 
@@ -55,14 +64,16 @@ and keeps them in the fd store: the first start gets no LISTEN_* variables,
 later starts get the stored fds.
 
 Where socket-activate differs from systemd-socket-activate on purpose:
-  it adds --now, --restart, --notify, --socket-mode, --watch and --build,
-  and takes port 0; it always sets LISTEN_FDNAMES; it refuses a --fdname
-  count that does not match the fds (which libsystemd would refuse); it
-  replaces only a socket file nobody answers on, and removes it at exit;
-  it stays PROGRAM's parent (LISTEN_PID is still PROGRAM's pid), so a
-  signal other than HUP, INT, TERM or KILL that kills PROGRAM gives status
-  128+N, not death by that signal; with --accept it waits for its programs
-  after SIGTERM before it dies of the signal.
+  it adds --now, --restart, --notify (with --timeout-start-sec,
+  --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
+  --watch and --build, and takes port 0; it always sets LISTEN_FDNAMES;
+  it refuses a --fdname count that does not match the fds (which
+  libsystemd would refuse); it replaces only a socket file nobody answers
+  on, and removes it at exit; it stays PROGRAM's parent (LISTEN_PID is
+  still PROGRAM's pid), so a signal other than HUP, INT, TERM or KILL
+  that kills PROGRAM gives status 128+N, not death by that signal; with
+  --accept it waits for its programs after SIGTERM before it dies of the
+  signal.
 `
 )
 
@@ -82,10 +93,15 @@ type options struct {
 	now           bool
 	restart       bool
 	notify        bool
-	socketMode    uint32   // of unix socket files
-	watch         []string // paths to watch for changes
-	build         string   // the command to run after a change
-	argv          []string // PROGRAM and its arguments
+	timeoutStart  time.Duration // --timeout-start-sec; 0 for none
+	watchdog      time.Duration // --watchdog-sec; 0 for none
+	notifyAccess  string        // --notify-access; "" when not given
+	fdstoreMax    int           // --fdstore-max
+	notifyOnly    []string      // the options given that need --notify
+	socketMode    uint32        // of unix socket files
+	watch         []string      // paths to watch for changes
+	build         string        // the command to run after a change
+	argv          []string      // PROGRAM and its arguments
 
 	getenv func(string) string // supplies the values of -E VAR
 }
@@ -137,8 +153,16 @@ var optionTable = []option{
 		flag: func(o *options) { o.now = true }},
 	{long: "restart", doc: "Start PROGRAM again when it exits or when\nsocket-activate gets SIGHUP; the sockets stay open",
 		flag: func(o *options) { o.restart = true }},
-	{long: "notify", doc: "Give PROGRAM a NOTIFY_SOCKET: print READY=1 and\nkeep fds sent with FDSTORE=1 for the next start\n(an fd that hangs up is dropped, unless sent\nwith FDPOLL=0)",
+	{long: "notify", doc: "Give PROGRAM a NOTIFY_SOCKET and be its service\nmanager, as for a systemd Type=notify service:\nprint its state as it changes, and keep fds sent\nwith FDSTORE=1 for the next start (an fd that\nhangs up is dropped, unless sent with FDPOLL=0)",
 		flag: func(o *options) { o.notify = true }},
+	{long: "timeout-start-sec", arg: "SEC", doc: "With --notify, stop PROGRAM with SIGTERM (SIGKILL\n10 s later) when it has not sent READY=1 within\nSEC, which EXTEND_TIMEOUT_USEC= extends; the run\nfails (default: no limit)",
+		value: func(o *options, v string) error { return o.setTimespan(&o.timeoutStart, "timeout-start-sec", v) }},
+	{long: "watchdog-sec", arg: "SEC", doc: "With --notify, set WATCHDOG_USEC and WATCHDOG_PID;\nfrom READY=1 on, SEC without a WATCHDOG=1, or a\nWATCHDOG=trigger, sends SIGABRT (SIGKILL 10 s\nlater) and the run fails (default: no watchdog)",
+		value: func(o *options, v string) error { return o.setTimespan(&o.watchdog, "watchdog-sec", v) }},
+	{long: "notify-access", arg: "main|exec|all", doc: "With --notify, whose messages count: main (the\ndefault), PROGRAM's alone; exec, the same here;\nall, those of its child processes too. Others\nare dropped with a warning. Only Linux and\nFreeBSD tell who sent a message: elsewhere only\nall works, and is the default",
+		value: (*options).setNotifyAccess},
+	{long: "fdstore-max", arg: "N", doc: "With --notify, keep at most N fds (default 256);\nPROGRAM gets FDSTORE=N; 0 turns the store off",
+		value: (*options).setFDStoreMax},
 	{long: "socket-mode", arg: "MODE", doc: "Give unix socket files MODE (octal, default\n0644 whatever the umask)",
 		value: (*options).setSocketMode},
 	{long: "watch", arg: "PATH", doc: "Watch PATH, a directory (with all under it) or a\nfile (repeatable); on a change run --build, then\nstart PROGRAM anew on the same sockets and stop\nthe one that runs (implies --now)",
@@ -169,7 +193,7 @@ func (e getoptError) Unwrap() error { return errUsage }
 // may be abbreviated to any unique prefix (--acc, --fdn=web). getenv
 // supplies the values for -E VAR.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{socketMode: defaultSocketMode, getenv: getenv}
+	o := &options{socketMode: defaultSocketMode, fdstoreMax: maxStored, getenv: getenv}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -301,7 +325,8 @@ func lookupShort(c byte) *option {
 }
 
 // optionHelp formats the options of table for --help: the option in the
-// first 30 columns, its text after.
+// first 30 columns, its text after; an option too long for them has its
+// text on the lines below.
 func optionHelp(table []option) string {
 	const column = 30
 	var b strings.Builder
@@ -316,10 +341,13 @@ func optionHelp(table []option) string {
 		if opt.arg != "" {
 			left += "=" + opt.arg
 		}
+		b.WriteString(left)
+		if len(left) >= column {
+			b.WriteString("\n")
+		}
 		for i, line := range strings.Split(opt.doc, "\n") {
-			if i == 0 {
-				b.WriteString(left)
-				b.WriteString(strings.Repeat(" ", max(column-len(left), 1)))
+			if i == 0 && len(left) < column {
+				b.WriteString(strings.Repeat(" ", column-len(left)))
 			} else {
 				b.WriteString(strings.Repeat(" ", column))
 			}
@@ -353,6 +381,44 @@ func (o *options) setSocketMode(v string) error {
 	return nil
 }
 
+// setTimespan records the time span v, of the option name, in d.
+func (o *options) setTimespan(d *time.Duration, name, v string) error {
+	span, err := parseTimespan(v)
+	if err != nil {
+		return fmt.Errorf("bad value %q for --%s: %v; want seconds, a span such as 500ms or 1min 30s, or infinity (%w)", v, name, err, errUsage)
+	}
+	*d = span
+	o.needsNotify(name)
+	return nil
+}
+
+// setNotifyAccess records --notify-access.
+func (o *options) setNotifyAccess(v string) error {
+	if v != "main" && v != "exec" && v != "all" {
+		return fmt.Errorf("bad value %q for --notify-access: want main, exec or all (%w)", v, errUsage)
+	}
+	o.notifyAccess = v
+	o.needsNotify("notify-access")
+	return nil
+}
+
+// setFDStoreMax records --fdstore-max: a number of fds.
+func (o *options) setFDStoreMax(v string) error {
+	n, err := strconv.ParseUint(v, 10, 31)
+	if err != nil {
+		return fmt.Errorf("bad value %q for --fdstore-max: want a number of fds, 0 for no store (%w)", v, errUsage)
+	}
+	o.fdstoreMax = int(n)
+	o.needsNotify("fdstore-max")
+	return nil
+}
+
+// needsNotify records that the option name was given, which means
+// nothing without --notify.
+func (o *options) needsNotify(name string) {
+	o.notifyOnly = append(o.notifyOnly, "--"+name)
+}
+
 // addNames records the names of one --fdname.
 func (o *options) addNames(v string) error {
 	for _, n := range strings.Split(v, ":") {
@@ -369,6 +435,8 @@ func (o *options) addNames(v string) error {
 // passed in.
 func (o *options) check() error {
 	switch {
+	case len(o.notifyOnly) > 0 && !o.notify:
+		return fmt.Errorf("%s needs --notify: it sets how socket-activate handles the program's notifications (%w)", o.notifyOnly[0], errUsage)
 	case len(o.listen) == 0 && (o.datagram || o.seqpacket):
 		return fmt.Errorf("--datagram and --seqpacket choose the type of -l sockets, and no -l is given (%w)", errUsage)
 	case len(o.argv) == 0:

@@ -13,12 +13,6 @@ import (
 // abstract: on Linux only.
 const abstractSockets = true
 
-// passCredentials asks for the sender's credentials on the notify socket,
-// as systemd does.
-func passCredentials(fd int) error {
-	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
-}
-
 // markAllCloseOnExec marks every fd from 3 up close-on-exec with one
 // close_range(2), and reports false where the kernel is older than 5.11.
 func markAllCloseOnExec() bool {

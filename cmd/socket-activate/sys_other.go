@@ -6,9 +6,6 @@ package main
 // abstract: on Linux only.
 const abstractSockets = false
 
-// passCredentials does nothing: SO_PASSCRED is Linux's.
-func passCredentials(fd int) error { return nil }
-
 // markAllCloseOnExec reports false: close_range(CLOSE_RANGE_CLOEXEC) is
 // Linux's here.
 func markAllCloseOnExec() bool { return false }

@@ -210,16 +210,20 @@ func restartUnderLoad(t *testing.T, own bool, sum *tally) {
 		story = append(story, `Communication attempt on fd 3.`)
 	}
 	story = append(story,
+		`socket-activate: Active: activating (start)`,
 		execing,
 		`server: pid PID serving on `+addr+`, inherited `+firstInherited,
-		`socket-activate: ready`)
+		`socket-activate: Active: active (running)`)
 	for r := 1; r <= restarts; r++ {
 		story = append(story,
 			`socket-activate: SIGHUP: stopping the program with SIGTERM to restart it`,
+			`socket-activate: Active: deactivating (stop-sigterm)`,
+			`socket-activate: Active: inactive (dead)`,
+			`socket-activate: Active: activating (start)`,
 			`socket-activate: restarting (restart `+strconv.Itoa(r)+`): `+serverBin,
 			execing,
 			`server: pid PID serving on `+addr+`, inherited web:conn`,
-			`socket-activate: ready`)
+			`socket-activate: Active: active (running)`)
 	}
 	if got := p.Output.Replaced(`pid \d+`, "pid PID"); !slices.Equal(got, story) {
 		t.Errorf("socket-activate's output (-want +got):\n%s", restarttest.Diff(story, got))
@@ -239,7 +243,7 @@ func restartUnderLoad(t *testing.T, own bool, sum *tally) {
 }
 
 // readyLine is what socket-activate prints for READY=1.
-const readyLine = `^socket-activate: ready$`
+const readyLine = `^socket-activate: Active: active \(running\)$`
 
 // serverLine is what the server prints once it serves.
 const serverLine = `^server: pid (\d+) serving on (\S+), inherited (\S+)$`

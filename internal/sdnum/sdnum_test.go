@@ -49,3 +49,64 @@ func TestParseUintReadsNumbersAsSystemdDoes(t *testing.T) {
 		})
 	}
 }
+
+func TestParseIntReadsIntsAsSafeAtoi(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		want    int
+		wantErr error
+	}{
+		{"the largest int fits", "2147483647", 1<<31 - 1, nil},
+		{"the smallest int fits", "-2147483648", -1 << 31, nil},
+		{"one above the largest int is out of range", "2147483648", 0, ErrRange},
+		{"one below the smallest int is out of range", "-2147483649", 0, ErrRange},
+		{"the largest long is out of range for an int", "9223372036854775807", 0, ErrRange},
+		{"beyond a long is out of range", "9223372036854775808", 0, ErrRange},
+		{"the smallest long is out of range for an int", "-9223372036854775808", 0, ErrRange},
+		{"beyond 64 bits is out of range", "-99999999999999999999", 0, ErrRange},
+		{"the largest int in hex fits", "0x7fffffff", 1<<31 - 1, nil},
+		{"one above the largest int in hex is out of range", "0x80000000", 0, ErrRange},
+		{"a leading 0 means octal", "010", 8, nil},
+		{"a negative number is read", "-42", -42, nil},
+		{"zero is zero", "0", 0, nil},
+		{"trailing space is refused", "1 ", 0, ErrSyntax},
+		{"an empty text is no number", "", 0, ErrSyntax},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseInt(tt.text)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Errorf("ParseInt(%q):\n-want %d, %v\n+got  %d, %v", tt.text, tt.want, tt.wantErr, got, err)
+			}
+		})
+	}
+}
+
+func TestParsePIDReadsPIDsAsParsePID(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		want    int
+		wantErr error
+	}{
+		{"pid 1 is a pid", "1", 1, nil},
+		{"the largest pid_t is a pid", "2147483647", 1<<31 - 1, nil},
+		{"a pid in hex is read", "0x10", 16, nil},
+		{"0 is out of range", "0", 0, ErrRange},
+		{"one above the largest pid_t is out of range", "2147483648", 0, ErrRange},
+		{"a value that truncates to a valid pid_t is out of range", "4294967297", 0, ErrRange},
+		{"the largest 64-bit value is out of range", "18446744073709551615", 0, ErrRange},
+		{"a negative pid is out of range", "-1", 0, ErrRange},
+		{"letters are refused", "self", 0, ErrSyntax},
+		{"an empty text is no number", "", 0, ErrSyntax},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParsePID(tt.text)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Errorf("ParsePID(%q):\n-want %d, %v\n+got  %d, %v", tt.text, tt.want, tt.wantErr, got, err)
+			}
+		})
+	}
+}
