@@ -5,13 +5,17 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/go-activation/activation"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,21 +38,107 @@ type activator struct {
 	stderr io.Writer
 	sigs   <-chan os.Signal
 
-	prog  string   // the program's path, resolved through PATH
-	self  string   // this executable, run as the shim
-	env   []string // the program's environment without LISTEN_* variables
+	prog string   // the program's path, resolved through PATH
+	self string   // this executable, run as the shim
+	env  []string // the program's environment before the activator's variables and -E
+	// socks are the fds passed to the activator, then its own sockets, in
+	// the order the program gets them.
 	socks []*os.File
-	fds   []int    // the sockets' fds, for poll and accept
+	fds   []int    // the socks' fds, for poll and accept
+	addrs []string // the socks' local addresses, as printed
 	names []string // LISTEN_FDNAMES for socks, as systemd-socket-activate passes them
 	paths []string // unix socket files to remove at exit
 	notif *notifier
+	build *builder // with --watch
+
+	next     *program       // a new build's program, started but not switched to yet
+	retiring sync.WaitGroup // programs stopped after a switch, until they exit
 }
 
-// newActivator resolves the program, opens every socket and prints them.
-// On error it closes what it opened.
-func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activator, err error) {
+// program is a run of the program.
+type program struct {
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{} // closed once it exited and was waited for
+}
+
+// newProgram waits for cmd, just started, in a goroutine of its own.
+func newProgram(cmd *exec.Cmd) *program {
+	p := &program{cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// signal sends sig to the program.
+func (p *program) signal(sig syscall.Signal) {
+	unix.Kill(p.cmd.Process.Pid, sig)
+}
+
+// pid returns the program's pid.
+func (p *program) pid() int {
+	return p.cmd.Process.Pid
+}
+
+// passedFD is an fd socket-activate itself was started with, by
+// LISTEN_FDS: it passes it on to the program.
+type passedFD struct {
+	file      *os.File // named by its LISTEN_FDNAMES entry
+	listening bool     // a listening stream or seqpacket socket
+}
+
+// takePassedFDs takes the fds passed to socket-activate by LISTEN_FDS, as
+// sd_listen_fds_with_names(3) reads them, with their names and what they
+// are. It returns nothing when the variables are not for this process.
+// The fds are close-on-exec; the caller owns the files.
+func takePassedFDs() ([]passedFD, error) {
+	infos, err := activation.Inherited()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the fds passed in LISTEN_FDS: %w", err)
+	}
+	files, err := activation.Files()
+	if err != nil {
+		return nil, fmt.Errorf("failed to take the fds passed in LISTEN_FDS: %w", err)
+	}
+	passed := make([]passedFD, len(files))
+	for i, f := range files {
+		// Both lists are in fd order, and nothing was claimed before.
+		passed[i] = passedFD{file: f, listening: i < len(infos) && infos[i].Listening}
+	}
+	return passed, nil
+}
+
+// newActivator resolves the program, opens every socket and prints them,
+// after the fds passed in, which it takes over. On error it closes them
+// all.
+func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan os.Signal) (_ *activator, err error) {
 	a := &activator{opts: o, stderr: stderr, sigs: sigs}
-	if a.prog, err = lookProgram(o.argv[0]); err != nil {
+	for _, p := range passed {
+		a.socks = append(a.socks, p.file)
+	}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := checkSockets(o, len(passed)); err != nil {
+		return nil, err
+	}
+	for i, p := range passed {
+		fd := int(p.file.Fd())
+		if o.accept && !p.listening {
+			return nil, fmt.Errorf("fd %d passed in LISTEN_FDS (named %q) is not a listening socket, and --accept accepts connections on every socket", fd, p.file.Name())
+		}
+		a.fds = append(a.fds, fd)
+		a.addrs = append(a.addrs, localAddr(fd))
+		if i == 0 {
+			fmt.Fprintf(stderr, "Received %d descriptors via the environment.\n", len(passed))
+		}
+	}
+	if a.prog, err = lookProgram(o.argv[0]); err != nil && o.build == "" {
+		// With --build, the first build may make the program.
 		return nil, err
 	}
 	if a.self, err = os.Executable(); err != nil {
@@ -60,19 +150,15 @@ func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activ
 			return nil, fmt.Errorf("bad address %q: %w", s, err)
 		}
 	}
-	defer func() {
-		if err != nil {
-			a.close()
-		}
-	}()
 	typ := socketType(o)
 	for _, addr := range addrs {
-		f, err := listenSocket(addr, typ)
+		f, err := listenSocket(addr, typ, o.socketMode)
 		if err != nil {
 			return nil, fmt.Errorf("cannot listen on %q: %w", addr.text, err)
 		}
 		a.socks = append(a.socks, f)
 		a.fds = append(a.fds, int(f.Fd()))
+		a.addrs = append(a.addrs, f.Name())
 		if addr.path != "" {
 			a.paths = append(a.paths, addr.path)
 		}
@@ -83,20 +169,79 @@ func newActivator(o *options, stderr io.Writer, sigs <-chan os.Signal) (_ *activ
 			return nil, err
 		}
 	}
-	a.env = childEnv(o.setenv, os.LookupEnv)
+	if o.watch != nil {
+		roots, err := watchRoots(o.watch)
+		if err != nil {
+			return nil, err
+		}
+		// A build may write the program under a watched directory.
+		self, _ := filepath.Abs(o.argv[0])
+		w, err := newWatcher(roots, newSkip([]string{self}))
+		if err != nil {
+			return nil, err
+		}
+		a.build = newBuilder(o.build, w, stderr)
+	}
+	a.env = freshEnv(os.LookupEnv)
+	// checkSockets saw that --fdname gives one name, or one per socket.
 	a.names = o.fdnames
 	switch {
 	case o.fdnames == nil && !o.accept:
+		// The fds passed in keep their names.
 		a.names = repeat("unknown", len(a.socks))
+		for i, p := range passed {
+			a.names[i] = p.file.Name()
+		}
 	case len(o.fdnames) == 1:
 		a.names = repeat(o.fdnames[0], len(a.socks))
-	case len(o.fdnames) != len(a.socks):
-		fmt.Fprintf(stderr, "socket-activate: warning: --fdname gives %d names for %d sockets; LISTEN_FDNAMES passes them as given\n", len(o.fdnames), len(a.socks))
 	}
-	for i, f := range a.socks {
-		fmt.Fprintf(stderr, "socket-activate: listening on %s (%s)\n", f.Name(), a.describe(i))
+	for i := range a.socks {
+		// systemd-socket-activate's line, then one that says more.
+		fmt.Fprintf(stderr, "Listening on %s as %d.\n", a.addrs[i], 3+i)
+		fmt.Fprintf(stderr, "socket-activate: listening on %s (%s)\n", a.addrs[i], a.describe(i))
 	}
 	return a, nil
+}
+
+// checkSockets reports what cannot work with the sockets there are:
+// passed of them passed in, and those of -l.
+func checkSockets(o *options, passed int) error {
+	n := passed + len(o.listen)
+	switch {
+	case n == 0 && (o.accept || o.inetd):
+		return fmt.Errorf("--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (%w)", errUsage)
+	case n == 0 && !o.notify:
+		return fmt.Errorf("no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (%w)", errUsage)
+	case n == 0 && !o.now && o.watch == nil: // --watch implies --now
+		return fmt.Errorf("--notify without sockets needs --now: there is no socket to wait on for a first connection (%w)", errUsage)
+	case n == 0 && o.fdnames != nil:
+		return fmt.Errorf("--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (%w)", errUsage)
+	case o.inetd && !o.accept && n != 1:
+		return fmt.Errorf("--inetd without --accept needs exactly one socket, and there are %d (%w)", n, errUsage)
+	case len(o.fdnames) > 1 && len(o.fdnames) != n:
+		// systemd-socket-activate passes them with a warning, and every
+		// program that reads them as libsystemd does then fails.
+		return fmt.Errorf("--fdname gives %d names for %s: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (%w)", len(o.fdnames), count(n, "socket"), errUsage)
+	}
+	return nil
+}
+
+// count returns "1 socket", "2 sockets" and so on.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// localAddr returns the local address of the socket fd as printed, or
+// "n/a" for an fd that is not a socket.
+func localAddr(fd int) string {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "n/a"
+	}
+	return formatSockaddr(sa)
 }
 
 // describe says how socket i reaches the program.
@@ -126,6 +271,9 @@ func (a *activator) acceptName(i int) string {
 // close closes the sockets and the notify socket and removes the files
 // the activator created.
 func (a *activator) close() {
+	if a.build != nil {
+		a.build.close()
+	}
 	for _, f := range a.socks {
 		f.Close()
 	}
@@ -137,13 +285,13 @@ func (a *activator) close() {
 	}
 }
 
-// childEnv builds the program's environment afresh, as
-// systemd-socket-activate does: the -E variables, then TERM, PATH, USER
-// and HOME from ours when set and not given by -E.
-func childEnv(setenv []string, lookup func(string) (string, bool)) []string {
-	env := append([]string(nil), setenv...)
+// freshEnv returns the start of the program's environment, built afresh
+// as systemd-socket-activate builds it: TERM, PATH, USER and HOME from ours
+// when set.
+func freshEnv(lookup func(string) (string, bool)) []string {
+	var env []string
 	for _, key := range []string{"TERM", "PATH", "USER", "HOME"} {
-		if v, ok := lookup(key); ok && !hasEnv(env, key) {
+		if v, ok := lookup(key); ok {
 			env = append(env, key+"="+v)
 		}
 	}
@@ -170,11 +318,19 @@ func repeat(s string, n int) []string {
 }
 
 // command returns the program's command for the given fds (passed as 3, 4,
-// …), LISTEN_FDNAMES and extra environment. With fds, or WATCHDOG_USEC in
-// extra, it runs through the shim, which sets LISTEN_PID, or WATCHDOG_PID.
+// …), LISTEN_FDNAMES and extra environment. With fds it runs through the
+// shim, which sets LISTEN_PID, and with WATCHDOG_USEC in extra too, for
+// WATCHDOG_PID; with --accept, through the shim too if socket-activate
+// ignores SIGHUP or SIGINT, which its programs must not. The -E variables
+// are set last, so that they win over any the activator sets (LISTEN_PID
+// and WATCHDOG_PID included: the shim keeps one it finds), as with
+// systemd-socket-activate.
 func (a *activator) command(files []*os.File, names []string, extra ...string) *exec.Cmd {
 	env := append([]string(nil), a.env...)
-	for _, kv := range extra {
+	if len(files) > 0 {
+		extra = append(extra, "LISTEN_FDS="+strconv.Itoa(len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	for _, kv := range append(extra, a.opts.setenv...) {
 		k, v, _ := strings.Cut(kv, "=")
 		env = setEnv(env, k, v)
 	}
@@ -184,23 +340,23 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
-		// A group of its own: a terminal's ^C reaches only the activator,
-		// which forwards it once.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// The program stays in socket-activate's process group, as under
+		// systemd-socket-activate, which becomes the program: it can read
+		// the terminal, and ^C reaches it.
 	}
-	// The variables the shim sets to the program's pid.
-	var pidVars []string
+	var shim []string
 	if len(files) > 0 {
-		env = setEnv(env, "LISTEN_FDS", strconv.Itoa(len(files)))
-		env = setEnv(env, "LISTEN_FDNAMES", strings.Join(names, ":"))
-		pidVars = append(pidVars, "LISTEN_PID")
+		shim = append(shim, "LISTEN_PID")
 		cmd.ExtraFiles = files
 	}
 	if hasEnv(extra, "WATCHDOG_USEC") {
-		pidVars = append(pidVars, "WATCHDOG_PID")
+		shim = append(shim, "WATCHDOG_PID")
 	}
-	if pidVars != nil {
-		env = append(env, shimEnv+"="+strings.Join(pidVars, ","))
+	if a.opts.accept && (ignoredAtStart[syscall.SIGHUP] || ignoredAtStart[syscall.SIGINT]) {
+		shim = append(shim, shimDefaultSignals)
+	}
+	if shim != nil {
+		env = append(env, shimEnv+"="+strings.Join(shim, ","))
 		cmd.Path = a.self
 		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)
 	}
@@ -209,45 +365,95 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 }
 
 // serve runs the program with every socket, after the first connection
-// unless --now, and again after it ends with --restart. It returns the exit
-// status.
-func (a *activator) serve() int {
+// unless --now, and again after it ends with --restart. With --watch it
+// starts a new program after each successful build and stops the old one.
+// It returns how socket-activate ends: as the program ended, or of a
+// signal that came while no program ran, as systemd-socket-activate dies
+// of it.
+func (a *activator) serve() ending {
+	defer a.retiring.Wait()
 	restarts, quick := 0, 0
-	now := a.opts.now
+	now := a.opts.now || a.build != nil
+	if a.build != nil && a.opts.build != "" {
+		// The program is built before its first start.
+		a.build.request("starting")
+		if sig := a.awaitBuild(); sig != 0 {
+			return ending{sig: sig}
+		}
+	}
+	var p *program
 	for {
-		if !now {
-			sig, err := a.waitTraffic()
+		if p == nil {
+			if !now {
+				sig, err := a.waitTraffic()
+				if err != nil {
+					fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
+					return exitCode(1)
+				}
+				if sig != 0 {
+					fmt.Fprintf(a.stderr, "socket-activate: %v while waiting for a connection; exiting\n", sig)
+					return ending{sig: sig}
+				}
+			}
+			why := ""
+			if restarts > 0 {
+				why = fmt.Sprintf("restarting (restart %d)", restarts)
+			}
+			cmd, err := a.start(why, false)
 			if err != nil {
 				fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-				return 1
+				if a.build == nil {
+					return exitCode(1)
+				}
+				if sig := a.awaitBuild(); sig != 0 {
+					return ending{sig: sig}
+				}
+				continue
 			}
-			if sig != nil {
-				fmt.Fprintf(a.stderr, "socket-activate: %v while waiting for a connection; exiting\n", sig)
-				return 0
+			p = newProgram(cmd)
+		}
+		end, reason := a.wait(p)
+		if reason == stopSwitch {
+			// The new build's program takes over: the old one stops,
+			// unless it exited already.
+			if a.notif != nil {
+				a.notif.switchTo(a.next.pid())
 			}
+			a.retire(p, "the program that ran before", syscall.SIGTERM, false, stopTimeout)
+			p, a.next = a.next, nil
+			restarts++
+			continue
 		}
-		cmd, err := a.start(restarts)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-			return 1
+		started := p.started
+		p = nil
+		if reason == stopExit {
+			return end
 		}
-		started := time.Now()
-		status, reason := a.wait(cmd)
-		if reason == stopExit || !a.opts.restart {
-			return status
+		if !a.opts.restart && a.build != nil {
+			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d; starting it again after the next successful build\n", end.status())
+			if sig := a.awaitBuild(); sig != 0 {
+				return ending{sig: sig}
+			}
+			restarts++
+			continue
+		}
+		if !a.opts.restart {
+			return end
 		}
 		restarts++
-		now = a.opts.now || reason == stopRestart
+		now = a.opts.now || a.build != nil || reason == stopRestart
 		quick++
 		if reason != stopExited || time.Since(started) >= quickExit {
 			quick = 0
 		}
+		status := end.status()
 		switch {
 		case reason != stopExited:
 		case quick > 0 && (status != 0 || quick >= quickBurst):
 			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d within %v; restarting it in %v\n", status, quickExit, restartDelay)
-			if !a.delay(restartDelay) {
-				return status
+			if sig := a.delay(restartDelay); sig != 0 {
+				fmt.Fprintf(a.stderr, "socket-activate: %v while waiting to restart the program; exiting\n", sig)
+				return ending{sig: sig}
 			}
 		case now:
 			fmt.Fprintf(a.stderr, "socket-activate: program exited with status %d; restarting it\n", status)
@@ -258,62 +464,85 @@ func (a *activator) serve() int {
 }
 
 // waitTraffic waits until a socket is readable: a connection or a datagram
-// waits. It returns nil, nil once there is traffic, or the signal when
-// SIGINT or SIGTERM comes first.
-func (a *activator) waitTraffic() (os.Signal, error) {
-	ready := make(chan error, 1)
+// waits. It returns 0, nil once there is traffic, saying on which fd as
+// systemd-socket-activate does, or a signal that comes first and ends
+// socket-activate: any caught signal but SIGHUP with --restart, which has
+// nothing to restart.
+func (a *activator) waitTraffic() (syscall.Signal, error) {
+	type result struct {
+		ready []int
+		err   error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := pollIn(a.fds)
-		ready <- err
+		ready, err := pollIn(a.fds)
+		done <- result{ready, err}
 	}()
 	for {
 		select {
-		case err := <-ready:
-			return nil, err
+		case r := <-done:
+			if r.err == nil {
+				fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+r.ready[0])
+			}
+			return 0, r.err
 		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP {
-				return sig, nil
+			if sig != syscall.SIGHUP || !a.opts.restart {
+				return sig.(syscall.Signal), nil
 			}
 			fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
 		}
 	}
 }
 
-// delay waits d, or less if SIGINT or SIGTERM arrives; it reports whether
-// the activator should go on.
-func (a *activator) delay(d time.Duration) bool {
+// delay waits d before a restart. It returns 0 then, or at once on
+// SIGHUP, which asks for the restart; it returns any other caught signal,
+// which ends socket-activate since no program runs.
+func (a *activator) delay(d time.Duration) syscall.Signal {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP {
-				return false
-			}
+	select {
+	case <-t.C:
+		return 0
+	case sig := <-a.sigs:
+		if sig == syscall.SIGHUP {
+			return 0
 		}
+		return sig.(syscall.Signal)
 	}
 }
 
-// start starts the program with the sockets and the stored fds.
-func (a *activator) start(restarts int) (*exec.Cmd, error) {
+// start starts the program with the sockets and the stored fds, saying
+// why first unless why is "": as the main process, or with next as a new
+// build's program while the one that runs goes on. With --watch it looks
+// the program up again: a build may have made it.
+func (a *activator) start(why string, next bool) (*exec.Cmd, error) {
+	if a.build != nil {
+		prog, err := lookProgram(a.opts.argv[0])
+		if err != nil {
+			return nil, err
+		}
+		a.prog = prog
+	}
 	if a.notif == nil {
-		return a.startWith(nil, nil, nil, restarts)
+		return a.startWith(why, nil, nil, nil)
 	}
 	var cmd *exec.Cmd
-	err := a.notif.handOver(func(stored []*os.File, names, env []string) (pid int, err error) {
-		if cmd, err = a.startWith(stored, names, env, restarts); err != nil {
+	start := func(stored []*os.File, names, env []string) (pid int, err error) {
+		if cmd, err = a.startWith(why, stored, names, env); err != nil {
 			return 0, err
 		}
 		return cmd.Process.Pid, nil
-	})
-	return cmd, err
+	}
+	if next {
+		return cmd, a.notif.handOverNext(readyTimeout, start)
+	}
+	return cmd, a.notif.handOver(start)
 }
 
 // startWith starts the program with the sockets, then the stored fds
-// named storedNames, and the extra environment.
-func (a *activator) startWith(stored []*os.File, storedNames, extra []string, restarts int) (*exec.Cmd, error) {
+// named storedNames, and the extra environment, saying why first unless
+// why is "".
+func (a *activator) startWith(why string, stored []*os.File, storedNames, extra []string) (*exec.Cmd, error) {
 	files := append(append([]*os.File(nil), a.socks...), stored...)
 	names := append(append([]string(nil), a.names...), storedNames...)
 	var cmd *exec.Cmd
@@ -323,11 +552,10 @@ func (a *activator) startWith(stored []*os.File, storedNames, extra []string, re
 	} else {
 		cmd = a.command(files, names, extra...)
 	}
-	verb := "running"
-	if restarts > 0 {
-		verb = fmt.Sprintf("restarting (restart %d):", restarts)
+	if why != "" {
+		fmt.Fprintf(a.stderr, "socket-activate: %s: %s\n", why, commandLine(a.opts.argv))
 	}
-	fmt.Fprintf(a.stderr, "socket-activate: %s %s\n", verb, commandLine(a.opts.argv))
+	fmt.Fprintf(a.stderr, "%s\n", a.execing())
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
@@ -338,73 +566,223 @@ func (a *activator) startWith(stored []*os.File, storedNames, extra []string, re
 const (
 	stopExited  = iota // it exited by itself
 	stopRestart        // SIGHUP with --restart: start it again at once
-	stopExit           // SIGINT or SIGTERM: the activator exits too
+	stopExit           // SIGINT, SIGQUIT or SIGTERM: the activator exits too
+	stopSwitch         // with --watch: a new build's program runs, in a.next
 )
 
-// wait waits for the program to end while forwarding signals and
-// stopping it when the notifier asks, and returns its exit status and why
-// it ended.
-func (a *activator) wait(cmd *exec.Cmd) (status, reason int) {
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
+// readyTimeout bounds how long a switch waits for the new program's
+// READY=1 with --notify, unless --timeout-start-sec says.
+const readyTimeout = 30 * time.Second
+
+// wait waits for the program to end while passing signals on and
+// stopping it when the notifier asks, and returns how it ended and why.
+// SIGUSR1, SIGUSR2, and SIGHUP without --restart, are passed on. SIGINT,
+// SIGQUIT and SIGTERM are passed on too, but for those the terminal sent
+// the program itself, and socket-activate exits once the program has.
+// SIGHUP with --restart stops the program with SIGTERM, and SIGKILL
+// after stopTimeout, to start it again. When the start timeout or the
+// watchdog fires, the notifier asks for the program to stop: with
+// SIGTERM or SIGABRT, and SIGKILL after notifyKillGrace.
+//
+// With --watch, SIGHUP asks for a build, as a change does; after a
+// successful build wait starts the new program in a.next and returns
+// stopSwitch while p still runs: at once, or with --notify once the new
+// program sent READY=1, so that the two overlap. A new program that
+// exits first, or that the notifier stops (no READY=1 within the start
+// timeout, or readyTimeout), is given up.
+func (a *activator) wait(p *program) (end ending, reason int) {
 	reason = stopExited
 	var kill <-chan time.Time
 	stopSig, grace := syscall.SIGTERM, stopTimeout // the signal kill follows, and after how long
+	var ready <-chan struct{}
 	for {
+		var builds <-chan bool
+		var nextDone <-chan struct{}
+		if a.build != nil && a.next == nil && reason == stopExited {
+			builds = a.build.results
+		}
+		if a.next != nil {
+			nextDone = a.next.done
+		}
 		select {
-		case <-done:
-			return a.runEnded(cmd.ProcessState), reason
+		case <-p.done:
+			end = a.runEnded(p.cmd.ProcessState)
+			if a.next != nil {
+				// The new program takes over from one that did not wait.
+				return end, stopSwitch
+			}
+			return end, reason
 		case req := <-a.notifyStops():
-			// The start timeout or the watchdog fired.
-			a.stopRequested(cmd, req)
-			if kill == nil {
-				stopSig, grace = req.sig, notifyKillGrace
-				kill = time.After(grace)
-			}
-		case sig := <-a.sigs:
 			switch {
-			case sig != syscall.SIGHUP:
-				reason = stopExit
-				signalGroup(cmd.Process.Pid, sig.(syscall.Signal))
-			case !a.opts.restart:
-				signalGroup(cmd.Process.Pid, syscall.SIGHUP)
-			case reason == stopExited:
-				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
-				reason = stopRestart
-				signalGroup(cmd.Process.Pid, syscall.SIGTERM)
-				stopSig, grace = syscall.SIGTERM, stopTimeout
-				kill = time.After(grace)
+			case req.pid == p.pid():
+				// Its start timeout or its watchdog fired.
+				a.stopRequested(p, req)
+				if kill == nil {
+					stopSig, grace = req.sig, notifyKillGrace
+					kill = time.After(grace)
+				}
+			case a.next != nil && req.pid == a.next.pid():
+				a.stopRequested(a.next, req)
+				fmt.Fprintf(a.stderr, "socket-activate: the new program did not start; the program that ran before keeps running\n")
+				a.giveUpNext(req.sig, true, notifyKillGrace)
 			}
-			if sig != syscall.SIGHUP || a.opts.restart {
+			// Else the request came too late: that program was stopped.
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case sig == syscall.SIGHUP && a.build != nil:
+				a.build.request("SIGHUP")
+			case sig == syscall.SIGHUP && a.opts.restart:
+				if reason == stopExited {
+					fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: stopping the program with SIGTERM to restart it\n")
+					reason = stopRestart
+					a.signalRun(p, syscall.SIGTERM)
+					a.notifyStopping()
+					stopSig, grace = syscall.SIGTERM, stopTimeout
+					kill = time.After(grace)
+				}
+			case sig == syscall.SIGHUP || sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2:
+				a.signalRun(p, sig)
+			default:
+				reason = stopExit
+				if !fromTerminal(sig) {
+					a.signalRun(p, sig)
+				}
 				a.notifyStopping()
+				if a.next != nil {
+					// It never took over.
+					a.giveUpNext(syscall.SIGTERM, false, stopTimeout)
+				}
 			}
 		case <-kill:
 			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", grace, unix.SignalName(stopSig))
-			signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+			a.signalRun(p, syscall.SIGKILL)
+		case ok := <-builds:
+			if !ok {
+				fmt.Fprintf(a.stderr, "socket-activate: the program that runs keeps running\n")
+				continue
+			}
+			if a.notif != nil {
+				ready = a.notif.readyEvents()
+				drainReady(ready) // a READY=1 from before is not the new program's
+			}
+			cmd, err := a.start("starting the new build", true)
+			if err != nil {
+				fmt.Fprintf(a.stderr, "socket-activate: %v; the program that runs keeps running\n", err)
+				continue
+			}
+			a.next = newProgram(cmd)
+			if a.notif == nil {
+				return ending{}, stopSwitch
+			}
+		case <-ready:
+			if a.next != nil {
+				return ending{}, stopSwitch
+			}
+		case <-nextDone:
+			a.runEnded(a.next.cmd.ProcessState)
+			fmt.Fprintf(a.stderr, "socket-activate: the new program exited with status %d before READY=1; the program that ran before keeps running\n", endLike(a.next.cmd.ProcessState).status())
+			a.next = nil
 		}
 	}
 }
 
-// signalGroup sends sig to the process group of pid, which the program
-// leads, or to pid alone if the program left its group.
-func signalGroup(pid int, sig syscall.Signal) {
-	if err := unix.Kill(-pid, sig); err != nil {
-		unix.Kill(pid, sig)
+// signalRun sends sig to the program p, and to the main process that
+// MAINPID= named instead, if any, as systemd signals a service's main
+// process when it stops it.
+func (a *activator) signalRun(p *program, sig syscall.Signal) {
+	p.signal(sig)
+	if a.notif != nil {
+		if main := a.notif.mainPID(p.pid()); main != 0 {
+			unix.Kill(main, sig)
+		}
+	}
+}
+
+// giveUpNext gives up the new build's program, which will not take over:
+// it stops it with sig (unless sent says that was done), and SIGKILL after
+// grace.
+func (a *activator) giveUpNext(sig syscall.Signal, sent bool, grace time.Duration) {
+	if a.notif != nil {
+		a.notif.dismiss(a.next.pid())
+	}
+	a.retire(a.next, "the new program", sig, sent, grace)
+	a.next = nil
+}
+
+// retire stops p, which no longer serves or never will (who says which,
+// for the messages), with sig (unless sent says that was done), and with
+// SIGKILL after grace, in a goroutine of its own: serve waits for it
+// before it returns.
+func (a *activator) retire(p *program, who string, sig syscall.Signal, sent bool, grace time.Duration) {
+	select {
+	case <-p.done:
+	default:
+		if !sent {
+			fmt.Fprintf(a.stderr, "socket-activate: stopping %s (pid %d) with %s\n", who, p.pid(), unix.SignalName(sig))
+			p.signal(sig)
+		}
+	}
+	a.retiring.Add(1)
+	go func() {
+		defer a.retiring.Done()
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-p.done:
+		case <-t.C:
+			fmt.Fprintf(a.stderr, "socket-activate: %s (pid %d) still runs %v after %s; sending SIGKILL\n", who, p.pid(), grace, unix.SignalName(sig))
+			p.signal(syscall.SIGKILL)
+			<-p.done
+		}
+		if a.notif != nil {
+			// The notifier forgets it.
+			a.notif.ended(p.cmd.ProcessState)
+		}
+	}()
+}
+
+// awaitBuild waits, with no program running, for a successful build. It
+// returns 0 then, or a signal that comes first and ends socket-activate;
+// SIGHUP asks for a build.
+func (a *activator) awaitBuild() syscall.Signal {
+	for {
+		select {
+		case ok := <-a.build.results:
+			if ok {
+				return 0
+			}
+			fmt.Fprintf(a.stderr, "socket-activate: no program runs; waiting for the next change\n")
+		case sig := <-a.sigs:
+			if sig == syscall.SIGHUP {
+				a.build.request("SIGHUP")
+				continue
+			}
+			fmt.Fprintf(a.stderr, "socket-activate: %v with no program running; exiting\n", sig)
+			return sig.(syscall.Signal)
+		}
+	}
+}
+
+// drainReady empties c of a READY=1 not taken yet.
+func drainReady(c <-chan struct{}) {
+	select {
+	case <-c:
+	default:
 	}
 }
 
 // acceptLoop accepts connections on every socket and runs one program per
-// connection until SIGINT or SIGTERM; then it forwards the signal to the
-// programs still running, waits for them and returns 0.
-func (a *activator) acceptLoop() int {
+// connection until a caught signal. Then, as systemd-socket-activate's
+// programs get SIGTERM when it dies, it sends the programs still running
+// SIGTERM (and SIGKILL after stopTimeout), waits for them, and dies of the
+// signal.
+func (a *activator) acceptLoop() ending {
 	for _, fd := range a.fds {
 		// Only this process accepts: the listening sockets are never passed.
 		if err := unix.SetNonblock(fd, true); err != nil {
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", os.NewSyscallError("fcntl", err))
-			return 1
+			return exitCode(1)
 		}
 	}
 	conns := make(chan conn)
@@ -412,11 +790,12 @@ func (a *activator) acceptLoop() int {
 	go func() { failed <- acceptAll(a.fds, conns) }()
 	running := map[int]*exec.Cmd{}
 	exited := make(chan int)
-	var quit os.Signal
-	for quit == nil || len(running) > 0 {
+	var quit syscall.Signal
+	var kill <-chan time.Time
+	for quit == 0 || len(running) > 0 {
 		select {
 		case c := <-conns:
-			if quit != nil {
+			if quit != 0 {
 				c.file.Close()
 				continue
 			}
@@ -432,21 +811,36 @@ func (a *activator) acceptLoop() int {
 				exited <- cmd.Process.Pid
 			}()
 		case pid := <-exited:
+			// In systemd-socket-activate's words: the code is the exit
+			// status, or the number of the signal that ended the program.
+			end := endLike(running[pid].ProcessState)
+			code := end.code
+			if end.sig != 0 {
+				code = int(end.sig)
+			}
+			fmt.Fprintf(a.stderr, "Child %d died with code %d\n", pid, code)
 			delete(running, pid)
 		case err := <-failed:
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
-			return 1
+			return exitCode(1)
 		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP && quit == nil {
-				quit = sig
-				fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; waiting for %d programs\n", sig, len(running))
+			if quit != 0 {
+				continue
 			}
+			quit = sig.(syscall.Signal)
+			fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; stopping %s with SIGTERM\n", sig, count(len(running), "program"))
 			for pid := range running {
-				signalGroup(pid, sig.(syscall.Signal))
+				unix.Kill(pid, syscall.SIGTERM)
+			}
+			kill = time.After(stopTimeout)
+		case <-kill:
+			fmt.Fprintf(a.stderr, "socket-activate: %s still running %v after SIGTERM; sending SIGKILL\n", count(len(running), "program"), stopTimeout)
+			for pid := range running {
+				unix.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	}
-	return 0
+	return ending{sig: quit}
 }
 
 // conn is an accepted connection.
@@ -454,6 +848,10 @@ type conn struct {
 	file  *os.File // blocking, close-on-exec; the receiver closes it
 	peer  unix.Sockaddr
 	index int // of the listening socket
+	// The peer's and the local address as systemd-socket-activate prints
+	// them: an IPv4 peer on an IPv6 socket as IPv4, a unix peer by its
+	// credentials.
+	peerName, localName string
 }
 
 // acceptAll accepts connections on the non-blocking listening socks and
@@ -483,9 +881,26 @@ func acceptAll(socks []int, conns chan<- conn) error {
 				unix.Close(fd)
 				return os.NewSyscallError("fcntl", err)
 			}
-			conns <- conn{file: os.NewFile(uintptr(fd), formatSockaddr(peer)), peer: peer, index: i}
+			conns <- conn{file: os.NewFile(uintptr(fd), formatSockaddr(peer)), peer: peer, index: i,
+				peerName: peerName(fd, peer), localName: localAddr(fd)}
 		}
 	}
+}
+
+// peerName returns the peer of the connection fd as
+// systemd-socket-activate prints it: "PID 12/UID 0" for a unix peer where
+// the system tells ("n/a" elsewhere), an IPv4-mapped IPv6 address as IPv4.
+func peerName(fd int, peer unix.Sockaddr) string {
+	switch sa := peer.(type) {
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)).String()
+	case *unix.SockaddrUnix:
+		return unixPeerCred(fd)
+	case nil:
+		// Some systems give no address for an unnamed unix peer.
+		return unixPeerCred(fd)
+	}
+	return formatSockaddr(peer)
 }
 
 // startConn starts a program for connection c: on fd 3, or on stdin and
@@ -499,15 +914,20 @@ func (a *activator) startConn(c conn) (*exec.Cmd, error) {
 	} else {
 		cmd = a.command([]*os.File{c.file}, []string{a.acceptName(c.index)}, remote...)
 	}
-	from := ""
-	if remote != nil {
-		from = " (connection from " + c.file.Name() + ")"
-	}
-	fmt.Fprintf(a.stderr, "socket-activate: running %s%s\n", commandLine(a.opts.argv), from)
+	fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+c.index)
+	fmt.Fprintf(a.stderr, "Connection from %s to %s\n", c.peerName, c.localName)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
+	fmt.Fprintf(a.stderr, "Spawned %s (%s) as PID %d.\n", a.opts.argv[0], strings.Join(a.opts.argv, " "), cmd.Process.Pid)
+	fmt.Fprintf(a.stderr, "%s\n", a.execing())
 	return cmd, nil
+}
+
+// execing is the line systemd-socket-activate prints as it executes the
+// program: its name as given, then the arguments joined by spaces.
+func (a *activator) execing() string {
+	return fmt.Sprintf("Execing %s (%s)", a.opts.argv[0], strings.Join(a.opts.argv, " "))
 }
 
 // pollIn waits until at least one of fds is readable and returns their

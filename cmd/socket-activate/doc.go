@@ -1,7 +1,11 @@
 // Socket-activate runs a program with sockets passed by the systemd socket
-// activation protocol, for development on Linux, macOS and the BSDs. It
-// takes the flags of systemd-socket-activate(1) and adds --now, --restart
-// and --notify.
+// activation protocol, for development on Linux, macOS and the BSDs. It is a
+// drop-in for systemd-socket-activate(1): it takes its options, passes the
+// same fds, prints the same lines and exits with the same statuses, and
+// differs only where said below. It adds --now, --restart, --notify (the
+// service manager's side of a systemd Type=notify service: its state, a
+// start timeout, a watchdog and the fd store), --socket-mode, and an
+// edit-build loop (--watch, --build) where no client is refused.
 //
 // Install it with
 //
@@ -12,18 +16,41 @@
 //	socket-activate [OPTIONS...] PROGRAM [ARGS...]
 //	socket-activate --notify --now [OPTIONS...] PROGRAM [ARGS...]
 //
-// The options stop at the first argument that is not one, or after "--":
+// The options stop at the first argument that is not one, or after "--".
+// As with getopt_long, a long option may be abbreviated to any prefix that
+// selects one option (--fdn=web, --acc), and an error is worded as
+// getopt_long words it ("option '--se' is ambiguous; possibilities:
+// '--seqpacket' '--setenv'"). An abbreviation that systemd-socket-activate
+// accepts selects the same option here, even where one of socket-activate's
+// own options shares the prefix. --environment is the older name of
+// --setenv.
 //
 //	-h, --help                  Show this help and exit
 //	    --version               Print the version and exit
-//	-l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
 //	-d, --datagram              Listen on datagram sockets instead of stream sockets
 //	    --seqpacket             Listen on SOCK_SEQPACKET sockets (unix addresses)
+//	-l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
 //	-a, --accept                Accept each connection and start one PROGRAM per
 //	                            connection, with the connection on fd 3
 //	-E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
-//	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES (one name is
-//	                            used for every fd)
+//	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES: one name for
+//	                            all, or one per fd (another count is an error)
+//	    --inetd                 Pass the socket as stdin and stdout instead,
+//	                            without LISTEN_* variables
+//	    --now                   Start PROGRAM at once, not at the first
+//	                            connection or datagram
+//	    --restart               Start PROGRAM again when it exits or when
+//	                            socket-activate gets SIGHUP; the sockets stay open
+//	-h, --help                  Show this help and exit
+//	    --version               Print the version and exit
+//	-d, --datagram              Listen on datagram sockets instead of stream sockets
+//	    --seqpacket             Listen on SOCK_SEQPACKET sockets (unix addresses)
+//	-l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
+//	-a, --accept                Accept each connection and start one PROGRAM per
+//	                            connection, with the connection on fd 3
+//	-E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
+//	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES: one name for
+//	                            all, or one per fd (another count is an error)
 //	    --inetd                 Pass the socket as stdin and stdout instead,
 //	                            without LISTEN_* variables
 //	    --now                   Start PROGRAM at once, not at the first
@@ -52,20 +79,32 @@
 //	                            all works, and is the default
 //	    --fdstore-max=N         With --notify, keep at most N fds (default 256);
 //	                            PROGRAM gets FDSTORE=N; 0 turns the store off
+//	    --socket-mode=MODE      Give unix socket files MODE (octal, default
+//	                            0644 whatever the umask)
+//	    --watch=PATH            Watch PATH, a directory (with all under it) or a
+//	                            file (repeatable); on a change run --build, then
+//	                            start PROGRAM anew on the same sockets and stop
+//	                            the one that runs (implies --now)
+//	    --build=CMD             With --watch: run CMD with sh -c at start and
+//	                            after each change; PROGRAM starts anew only
+//	                            when CMD succeeds, else the one that runs stays
 //
 // An address ADDR is one of
 //
 //	PORT             every address, IPv6 and IPv4 (a dual-stack IPv6 socket)
 //	IP:PORT          an IPv4 address, such as 127.0.0.1:8080
 //	[IPv6]:PORT      an IPv6 address, such as [::1]:8080
-//	/path/to/socket  a unix socket path; a socket file nobody answers on is
-//	                 replaced, and the file is removed at exit
+//	/path/to/socket  a unix socket path
 //	@name            a Linux abstract unix socket (an error elsewhere)
 //
-// A PORT of 0 lets the system pick a free port; every socket is printed on
-// standard error with the address it got:
-//
-//	socket-activate: listening on 127.0.0.1:34567 (fd 3, name "web")
+// A PORT of 0 lets the system pick a free port (systemd-socket-activate
+// refuses 0). A unix socket file gets mode 0644 (--socket-mode chooses
+// another) whatever the umask, as systemd-socket-activate gives it, and
+// missing directories leading to it are made. Unlike
+// systemd-socket-activate, which unlinks whatever is at the path,
+// socket-activate replaces only a socket file that nobody answers on, and
+// leaves a live socket or another file alone (the bind then fails); it
+// removes the socket files it made when it exits.
 //
 // A time span SEC is read as systemd reads TimeoutStartSec= and
 // WatchdogSec=: seconds (5, 1.5), a number with a unit (500ms, 2s, 1min,
@@ -75,18 +114,40 @@
 //
 // # What the program gets
 //
-// The sockets are fds 3, 4, … in the order of the -l flags, blocking and not
-// close-on-exec. The program's environment is built afresh, as
-// systemd-socket-activate builds it: the -E variables; TERM, PATH, USER and
-// HOME when they are set; LISTEN_FDS; LISTEN_PID, the program's own pid;
-// LISTEN_FDNAMES, always (systemd-socket-activate sets it only with
-// --fdname): "unknown" for every fd unless --fdname names them. One name is
-// used for every fd; a different count of names is passed as given, as
-// systemd-socket-activate does, with a warning. Go cannot set LISTEN_PID
-// between fork and exec, so socket-activate starts a copy of itself that
-// sets LISTEN_PID (and WATCHDOG_PID with --watchdog-sec) to its own pid and
-// executes the program in its place (the pid stays the same). The program is looked up through PATH before
-// any socket is opened.
+// The program gets stdin, stdout, stderr and its fds, nothing else: fds
+// 3, 4, … are the fds socket-activate was itself started with, if
+// LISTEN_FDS (and a LISTEN_PID that names it) passed it any, then the
+// sockets of the -l options in their order, then with --notify the fds
+// the program stored (see below); all are blocking and not close-on-exec.
+// At start socket-activate marks every other fd it inherited
+// close-on-exec (with close_range(2) where Linux has it, else each fd that
+// /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
+// (7</etc/hostname) reaches no program, as systemd-socket-activate closes
+// such fds. Fds passed in come first as systemd-socket-activate orders
+// them, and -l is then optional; they keep their LISTEN_FDNAMES names,
+// which systemd-socket-activate drops. With --accept they must be
+// listening sockets, and connections on them are accepted too.
+//
+// The program's environment is built afresh, as systemd-socket-activate
+// builds it: TERM, PATH, USER and HOME when they are set; LISTEN_FDS;
+// LISTEN_PID, the program's own pid; LISTEN_FDNAMES, always
+// (systemd-socket-activate sets it only with --fdname); with --notify
+// NOTIFY_SOCKET, FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and
+// WATCHDOG_PID with --watchdog-sec; then the -E variables, which win over
+// all of these, as with systemd-socket-activate. An fd is named "unknown"
+// unless it came with a name or --fdname names it. --fdname gives one
+// name for every fd, or one name per fd in order (fds passed in first);
+// any other count is refused at start. That is stricter than
+// systemd-socket-activate on purpose: it passes such names with a warning,
+// and every program that reads them as libsystemd does then fails
+// (EINVAL).
+//
+// Go cannot set LISTEN_PID between fork and exec, so socket-activate starts
+// a copy of itself that sets LISTEN_PID (and WATCHDOG_PID with
+// --watchdog-sec) to its own pid and executes the program in its place
+// (the pid stays the same). The program is looked up through PATH before
+// any socket is opened (with --watch, again at each start; with --build,
+// a program not found yet is no error).
 //
 // By default socket-activate waits for the first connection or datagram on
 // any socket, without accepting it, then starts the program, which finds
@@ -100,22 +161,107 @@
 // one listening socket) is the program's stdin and stdout, and no LISTEN_*
 // variable is set.
 //
-// # Restarts and signals
+// # What it prints
 //
-// The program runs in a process group of its own, so that a terminal's ^C
-// reaches it once, through socket-activate (it cannot read the terminal).
-// SIGINT and SIGTERM are forwarded to the group, and socket-activate exits with its exit status (128 plus
-// the signal's number when a signal ended it); without a program running, it
-// exits 0. SIGHUP is forwarded too, unless --restart is given: then SIGHUP
-// stops the program with SIGTERM (SIGKILL after 10 s) and starts it again at
-// once. With --restart, a program that exits is started again, at the next
-// connection or at once with --now; a program that fails within a second,
-// or exits within a second five times in a row, is restarted a second
-// later. The sockets stay open in socket-activate all along, so clients of
-// an edit-build-restart loop wait in the listen backlog instead of being
-// refused. With --accept, SIGINT and SIGTERM stop accepting and are
-// forwarded to every running program; socket-activate exits 0 once they
-// have exited.
+// On standard error, socket-activate prints the lines
+// systemd-socket-activate prints for the same events, in the same words,
+// so that a script that reads them works with either; a line of its own,
+// starting "socket-activate: ", may follow. Every socket, with the
+// address it got and the fd the program gets it on, then its name:
+//
+//	Listening on 127.0.0.1:34567 as 3.
+//	socket-activate: listening on 127.0.0.1:34567 (fd 3, name "web")
+//
+// "Received 2 descriptors via the environment." before them for fds
+// passed in; "Communication attempt on fd 3." when the first connection
+// or datagram arrives; "Execing ./server (./server -v)" as the program
+// starts (at every start). With --accept, for each connection:
+// "Communication attempt on fd 3.", "Connection from 127.0.0.1:50458 to
+// 127.0.0.1:8080" (a unix peer as "PID 12/UID 1000", on Linux), "Spawned
+// ./server (./server -v) as PID 12.", "Execing …", and once it exits
+// "Child 12 died with code 0" (the exit status, or the signal's number).
+//
+// # Signals, the terminal and the exit status
+//
+// The program runs in socket-activate's process group, as it runs under
+// systemd-socket-activate, which becomes the program: it can read the
+// terminal (a debugger's prompt, a passphrase), and the terminal's ^C and
+// ^\ reach it directly. socket-activate passes on the signals sent to it:
+// SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 reach the program,
+// but SIGINT and SIGQUIT only when they did not come from the terminal
+// (while socket-activate's group is its terminal's foreground group, the
+// terminal sent them to the program too, which must not get them twice).
+// After SIGINT, SIGQUIT or SIGTERM, socket-activate exits once the program
+// has, and does not start it again.
+//
+// A signal socket-activate started with ignored (nohup's SIGHUP, the
+// SIGINT of a shell's &) stays ignored, in socket-activate and in the
+// program, and is never passed on; --accept programs start with it at its
+// default action, as systemd-socket-activate's do. Go can tell only for
+// SIGHUP and SIGINT: a program gets SIGQUIT at its default action even if
+// socket-activate started with it ignored.
+//
+// socket-activate ends as systemd-socket-activate ends:
+//
+//   - while a program runs: as the program ended, with its exit status or
+//     of the signal that killed it (of SIGHUP, SIGINT, SIGTERM or SIGKILL;
+//     for another signal, which Go cannot die of, it exits with 128 plus
+//     the signal's number, which a shell reports alike);
+//   - while no program runs (waiting for the first connection, for a
+//     restart or for a build): of the signal it gets, but SIGHUP under
+//     --restart or --watch, which asks for a restart or a build;
+//   - with --accept: a signal stops it accepting; it sends SIGTERM to the
+//     programs still running (systemd-socket-activate's get SIGTERM when
+//     it dies), SIGKILL after 10 s, waits for them and dies of the signal;
+//   - on a setup error (a bad address, a port in use, a program not found,
+//     a bad combination of options, such as --timeout-start-sec,
+//     --watchdog-sec, --notify-access or --fdstore-max without --notify):
+//     with status 1, the error printed on standard error after
+//     "socket-activate: ".
+//
+// # Restarts
+//
+// With --restart, SIGHUP stops the program with SIGTERM (SIGKILL after
+// 10 s) and starts it again at once, and a program that exits is started
+// again, at the next connection or at once with --now; a program that
+// fails within a second, or exits within a second five times in a row, is
+// restarted a second later. The sockets stay open in socket-activate all
+// along, so clients wait in the listen backlog instead of being refused.
+//
+// # An edit-build loop
+//
+// With --watch PATH (a directory, with everything under it, or a file;
+// repeatable), socket-activate runs --build CMD (with sh -c, in its working
+// directory) at start and after each change, while the program that runs
+// keeps serving. When CMD succeeds, it starts a new program on the same
+// sockets, then stops the one that ran before with SIGTERM (SIGKILL after
+// 10 s): connections the old program no longer accepts wait in the listen
+// backlog for the new one, and no client is refused. With --notify the
+// old program is stopped only once the new one sent READY=1, so that the
+// two overlap and no client waits; a new program that exits first, or
+// sends no READY=1 within --timeout-start-sec (30 s without it), is given
+// up (see "--notify during a switch" below). When CMD fails, its output
+// is printed and the program that runs keeps running. Changes within
+// 100 ms of each other make one build, and changes made during a build
+// make one more, once it ends. Without --build, a change starts the new
+// program at once.
+//
+// --watch implies --now, and SIGHUP does what a change does. A program that
+// exits is started again after the next successful build (at once with
+// --restart). Version-control directories (.git, .hg, .svn, .jj), the
+// files editors write next to the ones they edit (backups, swap files,
+// locks, autosaves) and the program itself are ignored. Changes are seen
+// with inotify on Linux, kqueue on macOS and the BSDs, and by looking every
+// half second elsewhere.
+//
+// For a Go project:
+//
+//	socket-activate --watch . --build 'go build -o /tmp/app .' -l 127.0.0.1:8080 /tmp/app
+//
+// No request is lost if the program stops as it should on SIGTERM: it
+// closes its listener, answers every request it accepted, tells keep-alive
+// clients with "Connection: close" before it closes their connections, and
+// exits.
 //
 // # --notify: the service manager of a Type=notify program
 //
@@ -153,7 +299,7 @@
 //
 // --timeout-start-sec=SEC (TimeoutStartSec=) gives the program SEC from its
 // start to send READY=1. When it has not, socket-activate says "start
-// operation timed out. Terminating.", sends SIGTERM to its process group,
+// operation timed out. Terminating.", sends SIGTERM to the program,
 // SIGKILL 10 s later if it is still running, and the run fails with the
 // result timeout. EXTEND_TIMEOUT_USEC=N moves the limit to N microseconds
 // from the moment the message arrives, if that is later. Without the option
@@ -198,9 +344,30 @@
 // work on connected sockets only), so there only all works: it is the
 // default, socket-activate says so at start, and --notify-access=main or
 // exec is an error. MAINPID= is accepted for a live process in the
-// program's process group, or from root; signals still go to the program
-// socket-activate started and its process group (and to a main process
-// outside it), and the run still ends when that program exits.
+// program's process group (which is socket-activate's), or from root;
+// signals still go to the program socket-activate started (and to the
+// main process MAINPID= named), and the run still ends when that program
+// exits.
+//
+// # --notify during a switch
+//
+// With --watch and --notify, the new build's program is handled as a run
+// of its own from its start: its messages count under
+// --notify-access=main too, its lines start "new program: "
+// ("socket-activate: new program: Active: activating (start)"), and it has
+// --timeout-start-sec (30 s without it, since the program that runs waits
+// for it) to send READY=1, which EXTEND_TIMEOUT_USEC= extends. When it
+// does not, it is stopped as a run that timed out and the program that
+// runs keeps running. Its READY=1 starts its own watchdog and makes it
+// the main process ("socket-activate: Main PID: 4243"); the program that
+// ran before then gets SIGTERM, and from then on its watchdog no longer
+// runs (it is being stopped, as after STOPPING=1) and its messages count
+// only for the fd store, without a warning. If the program that runs
+// exits before the new one is ready, the new one becomes the main process
+// at once, still starting. With --notify-access=all, during a switch a
+// message from another process than the two programs (a child of one of
+// them, or any sender where the system does not tell who sent it) counts
+// for both, since which one it belongs to cannot be told.
 //
 // BARRIER=1 with one fd is answered by closing the fd, whoever sent it,
 // without a word, as systemd does: sd_notify_barrier(3), notify.Barrier and
@@ -228,16 +395,15 @@
 // fd sent with FDSTORE=1 is closed with that warning, as systemd drops
 // them.
 //
-// With --notify and --now, -l may be left out, as a systemd Type=notify
-// service with FileDescriptorStoreMax= may have no socket unit: the
-// program opens its own listening sockets and stores them, and --restart
-// hands them to the next run, whose clients wait in the listen backlog
-// meanwhile. With no socket and nothing stored the program gets no
+// With --notify and --now, there may be no socket at all, as a systemd
+// Type=notify service with FileDescriptorStoreMax= may have no socket unit:
+// the program opens its own listening sockets and stores them, and
+// --restart hands them to the next run, whose clients wait in the listen
+// backlog meanwhile. With no socket and nothing stored the program gets no
 // LISTEN_* variable at all, as systemd passes none when it has nothing to
 // pass; once it stored fds, the next start gets them with LISTEN_FDS,
-// LISTEN_FDNAMES and LISTEN_PID. Without -l, --now is needed, since there
-// is no socket to wait on, and --fdname, --datagram and --seqpacket,
-// which apply to -l sockets, are errors.
+// LISTEN_FDNAMES and LISTEN_PID. With no socket, --now is needed, since
+// there is nothing to wait on, and --fdname is an error.
 //
 // As systemd does, socket-activate watches the stored fds and closes and
 // drops one that reports POLLHUP or POLLERR, saying so on standard error:
@@ -250,13 +416,26 @@
 // at all, an O_PATH handle, is kept only when stored with FDPOLL=0, as
 // systemd requires; otherwise it is closed with a warning.
 //
-// # Errors
+// # Where it differs from systemd-socket-activate
 //
-// Setup errors (a bad address, a port in use, a program not found, a bad
-// combination of options such as --timeout-start-sec, --watchdog-sec,
-// --notify-access or --fdstore-max without --notify) are printed on
-// standard error, prefixed "socket-activate: ", and exit with status 1, as
-// systemd-socket-activate does.
+// On purpose, socket-activate:
+//
+//   - adds --now, --restart, --notify (with --timeout-start-sec,
+//     --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
+//     --watch and --build, and takes port 0;
+//   - always sets LISTEN_FDNAMES, and passes on the names of the fds passed
+//     to it;
+//   - refuses a --fdname count that does not match the fds, which every
+//     program that reads them as libsystemd does would refuse;
+//   - replaces only a socket file nobody answers on, and removes the
+//     socket files it made at exit;
+//   - stays the program's parent instead of becoming it (LISTEN_PID is
+//     still the program's pid, and the program its process group's
+//     member), so a signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL
+//     that kills the program gives status 128 plus its number, not death
+//     by it, and SIGQUIT ignored at start is not ignored by the program;
+//   - with --accept, waits for its programs after a signal before it dies
+//     of it.
 //
 // # Platforms
 //
@@ -265,7 +444,9 @@
 // "socket-activate: not supported on GOOS" and exits 1. vsock addresses are
 // not supported.
 //
-// # Example
+// # Examples
+//
+// An edit-build loop, above; by hand:
 //
 //	go build -o /tmp/server ./myserver
 //	socket-activate --restart -l 127.0.0.1:8080 --fdname=http /tmp/server &

@@ -32,6 +32,7 @@ const (
 	exitEnv    = "SA_TEST_EXIT_AFTER" // "report" exits after this many requests
 	stateEnv   = "SA_TEST_STATE"      // a file "store" creates on its first run
 	fdpollEnv  = "SA_TEST_FDPOLL"     // "store-conn" adds it to its FDSTORE=1 message
+	codeEnv    = "SA_TEST_CODE"       // "exit" exits with it; "kill-self" sends itself this signal
 )
 
 func TestMain(m *testing.M) {
@@ -40,12 +41,18 @@ func TestMain(m *testing.M) {
 		os.Exit(shim(os.Args, os.Environ()))
 	case os.Getenv(runMainEnv) == "1":
 		os.Unsetenv(runMainEnv)
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	case os.Getenv(helperEnv) != "":
 		os.Exit(helper(os.Getenv(helperEnv)))
 	}
+	// Fds this test process inherited from whatever ran it would reach
+	// every process it starts: only those a test passes on purpose may.
+	markInheritedCloseOnExec()
 	os.Exit(m.Run())
 }
+
+// moreHelpers are the helper programs of files for some systems only.
+var moreHelpers = map[string]func() error{}
 
 // helper runs the helper program name and returns its exit status.
 func helper(name string) int {
@@ -53,7 +60,9 @@ func helper(name string) int {
 		// These check the variables themselves, LISTEN_PID included.
 		return runHelper(name, h)
 	}
-	if os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+	// Every other helper but view, which reports what it got, checks
+	// LISTEN_PID.
+	if name != "view" && os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 		fmt.Fprintf(os.Stderr, "helper: LISTEN_PID=%q but pid is %d\n", os.Getenv("LISTEN_PID"), os.Getpid())
 		return 97
 	}
@@ -61,6 +70,24 @@ func helper(name string) int {
 	switch name {
 	case "report":
 		err = reportAndServe()
+	case "view":
+		err = viewAndServe()
+	case "view-wait":
+		err = viewAndWait()
+	case "exit":
+		code, _ := strconv.Atoi(os.Getenv(codeEnv))
+		return code
+	case "kill-self":
+		sig, _ := strconv.Atoi(os.Getenv(codeEnv))
+		syscall.Kill(os.Getpid(), syscall.Signal(sig))
+		time.Sleep(timeout)
+		return 99
+	case "sleep":
+		fmt.Println("waiting")
+		time.Sleep(2 * timeout)
+		return 99
+	case "conn-hold":
+		err = holdConn()
 	case "conn":
 		err = answerConn()
 	case "inetd":
@@ -78,7 +105,11 @@ func helper(name string) int {
 	case "own-listener":
 		err = ownListener()
 	default:
-		err = fmt.Errorf("unknown helper %q", name)
+		if h, ok := moreHelpers[name]; ok {
+			err = h()
+		} else {
+			err = fmt.Errorf("unknown helper %q", name)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", name, err)
@@ -120,9 +151,7 @@ func describeFD(fd int) string {
 	return d
 }
 
-// reportAndServe prints a report on stdout, then answers every request
-// ("a line in, "pid PID fd FD" out) on every stream or datagram socket
-// until SIGTERM or SIGINT, or until SA_TEST_EXIT_AFTER requests.
+// reportAndServe prints a report on stdout, then serves every socket.
 func reportAndServe() error {
 	n, err := listenFDs()
 	if err != nil {
@@ -147,12 +176,24 @@ func reportAndServe() error {
 		return err
 	}
 	fmt.Printf("%s\n", out)
+	var fds []int
+	for fd := 3; fd < 3+n; fd++ {
+		fds = append(fds, fd)
+	}
+	serve(fds)
+	return nil
+}
 
+// serve answers every request on the sockets fds until SIGTERM or SIGINT,
+// or until SA_TEST_EXIT_AFTER requests: on a stream socket a line in and
+// "pid PID fd FD" out, on a datagram socket a datagram in and the same
+// out.
+func serve(fds []int) {
 	exitAfter, _ := strconv.Atoi(os.Getenv(exitEnv))
 	s := &server{exitAfter: exitAfter, done: make(chan struct{})}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	for fd := 3; fd < 3+n; fd++ {
+	for _, fd := range fds {
 		f := os.NewFile(uintptr(fd), "fd"+strconv.Itoa(fd))
 		// Each serving loop counts as a handler, so that stop cannot return
 		// between an Accept and the handler it starts.
@@ -172,10 +213,9 @@ func reportAndServe() error {
 	case <-s.done:
 	}
 	s.stop()
-	return nil
 }
 
-// server answers requests for reportAndServe.
+// server answers requests for serve.
 type server struct {
 	exitAfter   int
 	listeners   []net.Listener
@@ -249,8 +289,9 @@ func (s *server) servePackets(c net.PacketConn, fd int) {
 }
 
 // answerConn answers the connection on fd 3 (--accept) with what the
-// program got, then exits.
+// program got, the fds it inherited included, then exits.
 func answerConn() error {
+	inherited := inheritedFDs()
 	c, err := net.FileConn(os.NewFile(3, "conn"))
 	if err != nil {
 		return err
@@ -259,8 +300,8 @@ func answerConn() error {
 	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(c, "pid=%d fds=%s names=%s remote=%s:%s fd3=%s\n", os.Getpid(),
-		os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"), os.Getenv("REMOTE_ADDR"), os.Getenv("REMOTE_PORT"), strings.Fields(describeFD(3))[0])
+	_, err = fmt.Fprintf(c, "pid=%d fds=%s names=%s remote=%s:%s fd3=%s inherited=%v\n", os.Getpid(),
+		os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"), os.Getenv("REMOTE_ADDR"), os.Getenv("REMOTE_PORT"), strings.Fields(describeFD(3))[0], inherited)
 	return err
 }
 

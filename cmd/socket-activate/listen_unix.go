@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,9 +115,10 @@ func newSocket(family, typ int) (int, error) {
 }
 
 // listenSocket opens, binds and (for stream and seqpacket sockets) listens on
-// a. The returned file is blocking and close-on-exec and belongs to the
-// caller; its Name is the bound address as printed.
-func listenSocket(a address, typ int) (*os.File, error) {
+// a; a unix socket file gets mode. The returned file is blocking and
+// close-on-exec and belongs to the caller; its Name is the bound address
+// as printed.
+func listenSocket(a address, typ int, mode uint32) (*os.File, error) {
 	fd, err := newSocket(a.family, typ)
 	if a.dualStack && errors.Is(err, unix.EAFNOSUPPORT) {
 		// No IPv6 on this system: a bare port means every IPv4 address.
@@ -126,7 +128,7 @@ func listenSocket(a address, typ int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := bindListen(fd, a, typ); err != nil {
+	if err := bindListen(fd, a, typ, mode); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -139,8 +141,10 @@ func listenSocket(a address, typ int) (*os.File, error) {
 }
 
 // bindListen sets the socket options, binds fd to a and listens if typ is
-// a connection-oriented type.
-func bindListen(fd int, a address, typ int) error {
+// a connection-oriented type. A unix socket file gets mode, whatever the
+// umask, and the directories leading to it are made (0755, less the
+// umask) if missing, as systemd-socket-activate makes them.
+func bindListen(fd int, a address, typ int, mode uint32) error {
 	if a.family != unix.AF_UNIX && typ == unix.SOCK_STREAM {
 		// Like Go's net package: a restarted server can bind again while
 		// old connections linger in TIME_WAIT.
@@ -154,11 +158,14 @@ func bindListen(fd int, a address, typ int) error {
 		}
 	}
 	if a.path != "" {
+		if err := os.MkdirAll(filepath.Dir(a.path), 0o755); err != nil {
+			return err
+		}
 		if err := removeStaleSocket(a.path, typ); err != nil {
 			return err
 		}
 	}
-	if err := unix.Bind(fd, a.sa); err != nil {
+	if err := bind(fd, a, mode); err != nil {
 		return os.NewSyscallError("bind", err)
 	}
 	if typ == unix.SOCK_STREAM || typ == unix.SOCK_SEQPACKET {
@@ -170,6 +177,19 @@ func bindListen(fd int, a address, typ int) error {
 		}
 	}
 	return nil
+}
+
+// bind binds fd to a. For a unix socket path it sets the umask to the
+// complement of mode meanwhile, so that the file gets mode exactly with no
+// moment of another: bind(2) creates it with 0777 less the umask. It runs
+// while socket-activate starts, before anything else could create a file.
+func bind(fd int, a address, mode uint32) error {
+	if a.path == "" {
+		return unix.Bind(fd, a.sa)
+	}
+	old := unix.Umask(int(^mode & 0o777))
+	defer unix.Umask(old)
+	return unix.Bind(fd, a.sa)
 }
 
 // removeStaleSocket removes path if it is a unix socket nobody serves, so

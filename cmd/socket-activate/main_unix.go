@@ -10,47 +10,63 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 )
 
-// shimEnv marks a process started by socket-activate as the shim: it
-// sets the variables its value lists (LISTEN_PID, WATCHDOG_PID, separated
-// by commas) to its own pid and executes the program in its place. The
-// variable is removed before the program runs.
-const shimEnv = "SOCKET_ACTIVATE_SHIM"
+// shimEnv marks a process started by socket-activate as the shim, which
+// executes the program in its place (the pid stays the same) after doing
+// what its value lists, separated by commas. A variable's name
+// (LISTEN_PID, WATCHDOG_PID) sets that variable to the shim's pid, the
+// program's, unless the environment has it already (from -E, which
+// wins), as Go cannot set the environment between fork and exec;
+// shimDefaultSignals starts the program with SIGHUP and SIGINT at their
+// default action, as systemd-socket-activate starts its --accept programs
+// even when it ignores them. The variable is removed before the program
+// runs.
+const (
+	shimEnv            = "SOCKET_ACTIVATE_SHIM"
+	shimDefaultSignals = "default-signals"
+)
 
 func main() {
 	if os.Getenv(shimEnv) != "" {
 		os.Exit(shim(os.Args, os.Environ()))
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// shim replaces the process by the program, keeping its pid, so that
-// LISTEN_PID and WATCHDOG_PID can name the program although Go cannot set
-// the environment between fork and exec. args is [self, path, argv0,
-// args...]. shim returns only when the program cannot be executed, with
-// the shell's status for it.
+// shim replaces the process by the program as shimEnv says. args is
+// [self, path, argv0, args...]. shim returns only when the program cannot
+// be executed, with the shell's status for it.
 func shim(args, environ []string) int {
 	if len(args) < 3 {
 		fmt.Fprintf(os.Stderr, "socket-activate: %s set but no program given\n", shimEnv)
 		return 127
 	}
 	env := make([]string, 0, len(environ)+2)
-	var pidVars []string
+	var todo []string
+	set := map[string]bool{}
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, shimEnv+"="); ok {
-			pidVars = strings.Split(v, ",")
+			todo = strings.Split(v, ",")
 			continue
 		}
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
 		env = append(env, kv)
 	}
-	for _, key := range pidVars {
-		if validEnvName(key) {
+	for _, key := range todo {
+		if validEnvName(key) && !set[key] {
 			env = append(env, key+"="+strconv.Itoa(os.Getpid()))
 		}
+	}
+	if slices.Contains(todo, shimDefaultSignals) {
+		// Catching them replaces an ignored disposition, and exec gives
+		// caught signals their default action.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT)
 	}
 	err := syscall.Exec(args[1], args[2:], env)
 	fmt.Fprintf(os.Stderr, "socket-activate: cannot run %q: %v\n", args[1], os.NewSyscallError("execve", err))
@@ -61,28 +77,36 @@ func shim(args, environ []string) int {
 }
 
 // run is the command: it parses args, sets up the sockets and runs the
-// program. It returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+// program. It returns how socket-activate ends.
+func run(args []string, stdout, stderr io.Writer) ending {
 	o, err := parseArgs(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
 	if o.help {
 		fmt.Fprint(stdout, usage)
-		return 0
+		return exitCode(0)
 	}
 	if o.version {
 		fmt.Fprintln(stdout, version())
-		return 0
+		return exitCode(0)
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	a, err := newActivator(o, stderr, sigs)
+	// The fds passed in first: the check that they were inherited needs
+	// them not close-on-exec.
+	passed, err := takePassedFDs()
 	if err != nil {
 		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
-		return 1
+		return exitCode(1)
+	}
+	markInheritedCloseOnExec()
+	sigs := make(chan os.Signal, 4)
+	catchSignals(sigs)
+	defer signal.Stop(sigs)
+	a, err := newActivator(o, passed, stderr, sigs)
+	if err != nil {
+		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
+		return exitCode(1)
 	}
 	defer a.close()
 	if o.accept {
@@ -111,15 +135,6 @@ func version() string {
 		return "socket-activate " + bi.Main.Path + " " + bi.Main.Version
 	}
 	return "socket-activate (version unknown)"
-}
-
-// exitStatus returns the status a shell would report for a finished
-// process: its exit code, or 128 plus the signal that killed it.
-func exitStatus(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }
 
 // commandLine returns argv as a shell would read it back.

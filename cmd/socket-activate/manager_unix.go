@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,12 +18,14 @@ import (
 
 // This file is the manager's side of the notification protocol: what
 // systemd does with a Type=notify service's messages, for one program run
-// after another. The warnings quote systemd's own.
+// after another, and with --watch for a new build's program that starts
+// while the one that runs goes on. The warnings quote systemd's own.
 
-// service is the program's current run as a service manager sees it: the
+// service is a run of the program as a service manager sees it: the
 // state systemctl status shows and the deadlines that stop it. n.mu
 // guards it.
 type service struct {
+	label    string // before its lines: "" for the main process, "new program: " for a new build's before it takes over
 	pid      int    // the main process; 0 when no program runs
 	started  int    // the process socket-activate started
 	pgid     int    // the process group it started in
@@ -45,9 +46,10 @@ func idle() service {
 	return service{errno: -1, exit: -1}
 }
 
-// stopRequest asks the activator to stop the program with sig, and
-// after a grace period with SIGKILL.
+// stopRequest asks the activator to stop a program with sig, and after a
+// grace period with SIGKILL.
 type stopRequest struct {
+	pid int // the program: the process socket-activate started
 	sig syscall.Signal
 }
 
@@ -76,34 +78,45 @@ func (n *notifier) warning(format string, args ...any) {
 	n.line("warning: "+format, args...)
 }
 
-// setActive changes the state systemctl status shows as Active: and
-// prints it, if it changed.
-func (n *notifier) setActive(state string) {
-	if n.svc.active != state {
-		n.svc.active = state
-		n.line("Active: %s", state)
+// setActive changes the state systemctl status shows as Active: for s
+// and prints it, if it changed. n.mu must be held.
+func (n *notifier) setActive(s *service, state string) {
+	if s.active != state {
+		s.active = state
+		n.line("%sActive: %s", s.label, state)
 	}
 }
 
 // started follows a program's start, whose pid is pid: it becomes the
 // main process, and the start timeout runs. n.mu must be held.
 func (n *notifier) started(pid int) {
+	last := n.svc.active
+	n.svc = idle()
+	n.svc.active = last
+	n.begin(&n.svc, pid)
+	if n.cfg.startTimeout > 0 {
+		n.svc.startDeadline = time.Now().Add(n.cfg.startTimeout)
+	}
+	// Requests of the last run that came too late.
+	for stale := true; stale; {
+		select {
+		case <-n.stops:
+		default:
+			stale = false
+		}
+	}
+	n.wake()
+}
+
+// begin makes the process pid, just started, the main process of s.
+// n.mu must be held.
+func (n *notifier) begin(s *service, pid int) {
 	pgid, err := unix.Getpgid(pid)
 	if err != nil {
 		pgid = pid
 	}
-	last := n.svc.active
-	n.svc = idle()
-	n.svc.pid, n.svc.started, n.svc.pgid, n.svc.active = pid, pid, pgid, last
-	n.svc.watchdogInterval = n.cfg.watchdog
-	if n.cfg.startTimeout > 0 {
-		n.svc.startDeadline = time.Now().Add(n.cfg.startTimeout)
-	}
-	select {
-	case <-n.stops: // a request of the last run that came too late
-	default:
-	}
-	n.wake()
+	s.pid, s.started, s.pgid = pid, pid, pgid
+	s.watchdogInterval = n.cfg.watchdog
 }
 
 // stopping tells the notifier that socket-activate is stopping the
@@ -115,22 +128,30 @@ func (n *notifier) stopping() {
 	defer n.mu.Unlock()
 	if n.svc.pid != 0 && n.svc.result == "" {
 		n.svc.startDeadline, n.svc.watchdogDeadline = time.Time{}, time.Time{}
-		n.setActive("deactivating (stop-sigterm)")
+		n.setActive(&n.svc, "deactivating (stop-sigterm)")
 	}
 }
 
 // ended ends the run of a program that exited with ps, after handling the
 // messages it sent before it exited, and prints how it ended. It reports
 // whether the notifier had stopped it (start timeout, watchdog): the run
-// failed whatever its exit status.
+// failed whatever its exit status. A program stopped after a switch, or
+// one the notifier does not know, ends without a word.
 func (n *notifier) ended(ps *os.ProcessState) (stopped bool) {
 	n.drain()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.svc.pid == 0 {
+	var s *service
+	switch pid := ps.Pid(); {
+	case n.svc.pid != 0 && n.svc.started == pid:
+		s = &n.svc
+	case n.next.pid != 0 && n.next.started == pid:
+		s = &n.next
+	default:
+		delete(n.retiring, pid)
 		return false
 	}
-	result := n.svc.result
+	result := s.result
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && result == "" {
 		switch {
 		case ws.Exited() && ws.ExitStatus() != 0:
@@ -147,25 +168,61 @@ func (n *notifier) ended(ps *os.ProcessState) (stopped bool) {
 		}
 	}
 	if result == "" {
-		n.setActive("inactive (dead)")
+		n.setActive(s, "inactive (dead)")
 	} else {
-		n.setActive("failed (Result: " + result + ")")
+		n.setActive(s, "failed (Result: "+result+")")
 	}
-	stopped = n.svc.result != ""
-	last := n.svc.active
-	n.svc = idle()
-	n.svc.active = last
+	stopped = s.result != ""
+	last, label := s.active, s.label
+	*s = idle()
+	s.active, s.label = last, label
 	n.wake()
 	return stopped
 }
 
-// strayMain returns the main process when MAINPID= made it one outside
-// the process group of the program socket-activate started, else 0.
-func (n *notifier) strayMain() int {
+// switchTo makes the new build's program, started as pid, the main
+// process: the one that ran before is being stopped, or has exited, and
+// from now on its messages count only for the fd store, and neither its
+// start timeout nor its watchdog stops it.
+func (n *notifier) switchTo(pid int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if s := n.svc; s.pid != s.started {
-		if pgid, err := unix.Getpgid(s.pid); err != nil || pgid != s.pgid {
+	if n.next.pid == 0 || n.next.started != pid {
+		return
+	}
+	if n.svc.pid != 0 {
+		n.retiring[n.svc.started] = true
+	}
+	last := n.svc.active
+	n.svc, n.next = n.next, idle()
+	n.svc.label = ""
+	state := n.svc.active
+	n.svc.active = last
+	n.line("Main PID: %d", n.svc.pid)
+	n.setActive(&n.svc, state)
+	n.wake()
+}
+
+// dismiss tells the notifier that the new build's program, started as
+// pid, will not take over: socket-activate stops it. From now on its
+// messages count only for the fd store, and its deadlines are off.
+func (n *notifier) dismiss(pid int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.next.pid != 0 && n.next.started == pid {
+		n.retiring[pid] = true
+		n.next = idle()
+		n.wake()
+	}
+}
+
+// mainPID returns the main process of the run started as pid, when
+// MAINPID= made it another process, else 0.
+func (n *notifier) mainPID(pid int) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range []*service{&n.svc, &n.next} {
+		if s.pid != 0 && s.started == pid && s.pid != pid {
 			return s.pid
 		}
 	}
@@ -197,8 +254,8 @@ func (n *notifier) handle(msg []byte, fds []int, from origin) {
 		closeFDs(fds)
 		return
 	}
-	if n.svc.pid != 0 {
-		n.update(tags, from)
+	for _, s := range n.addressees(from) {
+		n.update(s, tags, from)
 	}
 	if fds = n.updateStore(tags, fds); len(fds) > 0 {
 		n.warning("%d fds sent without FDSTORE=1 closed", len(fds))
@@ -206,9 +263,36 @@ func (n *notifier) handle(msg []byte, fds []int, from origin) {
 	}
 }
 
+// addressees returns the runs a message from from is about: the main
+// process's, or the new build's program's when it sent it; none for a
+// program stopped after a switch, whose messages count only for the fd
+// store. During a switch, a message from another process (which only
+// --notify-access=all lets through) or from a sender the system does not
+// name is about both runs: which one it belongs to cannot be told.
+func (n *notifier) addressees(from origin) []*service {
+	switch {
+	case from.known && n.next.pid != 0 && from.pid == n.next.pid:
+		return []*service{&n.next}
+	case from.known && n.svc.pid != 0 && from.pid == n.svc.pid:
+		return []*service{&n.svc}
+	case from.known && n.retiring[from.pid]:
+		return nil
+	}
+	var to []*service
+	for _, s := range []*service{&n.svc, &n.next} {
+		if s.pid != 0 {
+			to = append(to, s)
+		}
+	}
+	return to
+}
+
 // allowed reports whether --notify-access lets from notify, and warns
 // when it does not. There are no control processes (ExecStartPre= and
-// the like) here, so "exec" allows what "main" does.
+// the like) here, so "exec" allows what "main" does. During a switch,
+// "main" allows the new build's program too, which is to become the main
+// process, and a program stopped after a switch until it exits, which
+// was.
 func (n *notifier) allowed(from origin) bool {
 	switch {
 	case !n.creds || n.cfg.access == "all" && from.known:
@@ -216,7 +300,9 @@ func (n *notifier) allowed(from origin) bool {
 	case !from.known:
 		n.warning("Received notify message without valid credentials. Ignoring.")
 		return false
-	case n.svc.pid != 0 && from.pid == n.svc.pid:
+	case n.svc.pid != 0 && from.pid == n.svc.pid,
+		n.next.pid != 0 && from.pid == n.next.pid,
+		n.retiring[from.pid]:
 		return true
 	case n.svc.pid != 0:
 		n.warning("Got notification message from PID %d, but reception only permitted for main PID %d", from.pid, n.svc.pid)
@@ -248,12 +334,11 @@ func tagValue(tags []string, key string) (string, bool) {
 	return "", false
 }
 
-// update acts on the assignments that describe the program's state, in
-// systemd's order. n.mu must be held and a program running.
-func (n *notifier) update(tags []string, from origin) {
-	s := &n.svc
+// update acts on the assignments that describe the state of s, a run, in
+// systemd's order. n.mu must be held and s's program running.
+func (n *notifier) update(s *service, tags []string, from origin) {
 	if v, ok := tagValue(tags, "MAINPID"); ok {
-		n.setMainPID(v, from)
+		n.setMainPID(s, v, from)
 	}
 	if v, ok := tagValue(tags, "MONOTONIC_USEC"); ok {
 		if _, err := sdnum.ParseUint64(v); err != nil {
@@ -267,19 +352,24 @@ func (n *notifier) update(tags []string, from origin) {
 	case hasTag(tags, "STOPPING=1"):
 		s.notified = "stopping"
 		s.startDeadline, s.watchdogDeadline = time.Time{}, time.Time{}
-		n.setActive("deactivating (stop-sigterm)")
+		n.setActive(s, "deactivating (stop-sigterm)")
 	case s.notified == "stopping":
 	case hasTag(tags, "READY=1"):
 		s.notified = "ready"
-		if s.active == "activating (start)" {
+		started := s.active == "activating (start)"
+		if started {
+			// Its own start timeout ends, and its own watchdog runs.
 			s.startDeadline = time.Time{}
-			n.resetWatchdog()
+			n.resetWatchdog(s)
 		}
-		n.setActive("active (running)")
+		n.setActive(s, "active (running)")
+		if started && s == &n.next {
+			n.readied()
+		}
 	case hasTag(tags, "RELOADING=1"):
 		s.notified = "reloading"
 		if s.active == "active (running)" {
-			n.setActive("reloading (reload)")
+			n.setActive(s, "reloading (reload)")
 		}
 	}
 	if v, ok := tagValue(tags, "STATUS"); ok {
@@ -289,7 +379,7 @@ func (n *notifier) update(tags []string, from origin) {
 		}
 		if v != s.status {
 			s.status = v
-			n.line("Status: %q", v)
+			n.line("%sStatus: %q", s.label, v)
 		}
 	}
 	if v, ok := tagValue(tags, "ERRNO"); ok {
@@ -297,7 +387,7 @@ func (n *notifier) update(tags []string, from origin) {
 			n.warning("Failed to parse ERRNO= field value '%s' in notification message", v)
 		} else if e != s.errno {
 			s.errno = e
-			n.line("Error: %d (%s)", e, errnoText(e))
+			n.line("%sError: %d (%s)", s.label, e, errnoText(e))
 		}
 	}
 	if v, ok := tagValue(tags, "EXIT_STATUS"); ok {
@@ -307,26 +397,26 @@ func (n *notifier) update(tags []string, from origin) {
 			n.warning("Failed to parse EXIT_STATUS=%s", v)
 		} else if e != s.exit {
 			s.exit = e
-			n.line("Exit status: %d", e)
+			n.line("%sExit status: %d", s.label, e)
 		}
 	}
 	if v, ok := tagValue(tags, "EXTEND_TIMEOUT_USEC"); ok {
 		if usec, err := sdnum.ParseUint64(v); err != nil {
 			n.warning("Failed to parse EXTEND_TIMEOUT_USEC=%s", v)
 		} else {
-			n.extendTimeouts(usec)
+			n.extendTimeouts(s, usec)
 		}
 	}
 	if v, ok := tagValue(tags, "WATCHDOG"); ok {
 		switch v {
 		case "1":
-			n.resetWatchdog()
+			n.resetWatchdog(s)
 		case "trigger":
 			status := s.status
 			if status == "" {
 				status = "<unset>"
 			}
-			n.fail("watchdog", unix.SIGABRT, "Watchdog request (last status: "+status+")!")
+			n.fail(s, "watchdog", unix.SIGABRT, "Watchdog request (last status: "+status+")!")
 		default:
 			n.warning("Passed WATCHDOG= field is invalid, ignoring.")
 		}
@@ -337,7 +427,7 @@ func (n *notifier) update(tags []string, from origin) {
 		} else {
 			s.watchdogInterval = usecDuration(usec)
 			s.watchdogDeadline = time.Time{}
-			n.resetWatchdog()
+			n.resetWatchdog(s)
 		}
 	}
 }
@@ -364,16 +454,16 @@ func errnoText(e int) string {
 	return strings.ToUpper(text[:1]) + text[1:]
 }
 
-// setMainPID acts on MAINPID=v: the process it names becomes the main
-// process if it exists and belongs to the program (its process group),
-// or if root asked.
-func (n *notifier) setMainPID(v string, from origin) {
+// setMainPID acts on MAINPID=v for s: the process it names becomes the
+// main process if it exists and belongs to the program (its process
+// group), or if root asked.
+func (n *notifier) setMainPID(s *service, v string, from origin) {
 	pid, err := sdnum.ParsePID(v)
 	switch {
 	case err != nil:
 		n.warning("Failed to parse MAINPID=%s field in notification message, ignoring: %v", v, err)
 		return
-	case pid == n.svc.pid:
+	case pid == s.pid:
 		return
 	case pid == os.Getpid():
 		n.warning("New main PID %d is the manager itself, refusing.", pid)
@@ -382,26 +472,26 @@ func (n *notifier) setMainPID(v string, from origin) {
 		n.warning("New main PID %d does not exist or is a zombie.", pid)
 		return
 	}
-	if pgid, err := unix.Getpgid(pid); (err != nil || pgid != n.svc.pgid) && !(from.known && from.uid == 0) {
+	if pgid, err := unix.Getpgid(pid); (err != nil || pgid != s.pgid) && !(from.known && from.uid == 0) {
 		n.warning("New main PID %d does not belong to service, refusing.", pid)
 		return
 	}
-	n.svc.pid = pid
-	n.line("Main PID: %d", pid)
+	s.pid = pid
+	n.line("%sMain PID: %d", s.label, pid)
 }
 
-// resetWatchdog restarts the watchdog's interval, if there is a watchdog
-// and the program is not being stopped.
-func (n *notifier) resetWatchdog() {
-	s := &n.svc
+// resetWatchdog restarts the watchdog's interval for s, if there is a
+// watchdog and the program is not being stopped.
+func (n *notifier) resetWatchdog(s *service) {
 	if s.watchdogInterval > 0 && s.result == "" && s.notified != "stopping" {
 		s.watchdogDeadline = time.Now().Add(s.watchdogInterval)
 	}
 }
 
-// extendTimeouts acts on EXTEND_TIMEOUT_USEC=usec: the start timeout and
-// the watchdog, when running, fire no earlier than usec from now.
-func (n *notifier) extendTimeouts(usec uint64) {
+// extendTimeouts acts on EXTEND_TIMEOUT_USEC=usec for s: the start
+// timeout and the watchdog, when running, fire no earlier than usec from
+// now.
+func (n *notifier) extendTimeouts(s *service, usec uint64) {
 	if usec == 0 || usec == 1<<64-1 {
 		return
 	}
@@ -410,30 +500,29 @@ func (n *notifier) extendTimeouts(usec uint64) {
 		d = 100 * 365 * 24 * time.Hour
 	}
 	extended := time.Now().Add(d)
-	for _, deadline := range []*time.Time{&n.svc.startDeadline, &n.svc.watchdogDeadline} {
+	for _, deadline := range []*time.Time{&s.startDeadline, &s.watchdogDeadline} {
 		if !deadline.IsZero() && deadline.Before(extended) {
 			*deadline = extended
 		}
 	}
 }
 
-// fail stops the program for result, with sig first: it says why, and
-// asks the activator to send the signals. n.mu must be held.
-func (n *notifier) fail(result string, sig syscall.Signal, why string) {
-	s := &n.svc
+// fail stops the program of s for result, with sig first: it says why,
+// and asks the activator to send the signals. n.mu must be held.
+func (n *notifier) fail(s *service, result string, sig syscall.Signal, why string) {
 	if s.pid == 0 || s.result != "" {
 		return
 	}
 	s.result = result
 	s.startDeadline, s.watchdogDeadline = time.Time{}, time.Time{}
-	n.line("%s", why)
+	n.line("%s%s", s.label, why)
 	if sig == unix.SIGABRT {
-		n.setActive("deactivating (stop-watchdog)")
+		n.setActive(s, "deactivating (stop-watchdog)")
 	} else {
-		n.setActive("deactivating (stop-sigterm)")
+		n.setActive(s, "deactivating (stop-sigterm)")
 	}
 	select {
-	case n.stops <- stopRequest{sig: sig}:
+	case n.stops <- stopRequest{pid: s.started, sig: sig}:
 	default:
 	}
 }
@@ -442,7 +531,7 @@ func (n *notifier) fail(result string, sig syscall.Signal, why string) {
 // poll, or -1 when none is set. n.mu must be held.
 func (n *notifier) untilDeadline() int {
 	next := time.Time{}
-	for _, d := range []time.Time{n.svc.startDeadline, n.svc.watchdogDeadline} {
+	for _, d := range []time.Time{n.svc.startDeadline, n.svc.watchdogDeadline, n.next.startDeadline, n.next.watchdogDeadline} {
 		if !d.IsZero() && (next.IsZero() || d.Before(next)) {
 			next = d
 		}
@@ -465,12 +554,13 @@ func (n *notifier) checkDeadlines() {
 		return
 	}
 	now := time.Now()
-	s := &n.svc
-	if !s.startDeadline.IsZero() && !now.Before(s.startDeadline) {
-		n.fail("timeout", unix.SIGTERM, "start operation timed out. Terminating.")
-	}
-	if !s.watchdogDeadline.IsZero() && !now.Before(s.watchdogDeadline) {
-		n.fail("watchdog", unix.SIGABRT, "Watchdog timeout (limit "+formatTimespan(s.watchdogInterval)+")!")
+	for _, s := range []*service{&n.svc, &n.next} {
+		if !s.startDeadline.IsZero() && !now.Before(s.startDeadline) {
+			n.fail(s, "timeout", unix.SIGTERM, "start operation timed out. Terminating.")
+		}
+		if !s.watchdogDeadline.IsZero() && !now.Before(s.watchdogDeadline) {
+			n.fail(s, "watchdog", unix.SIGABRT, "Watchdog timeout (limit "+formatTimespan(s.watchdogInterval)+")!")
+		}
 	}
 }
 
@@ -515,7 +605,7 @@ func (n *notifier) updateStore(tags []string, fds []int) []int {
 
 // The activator's side.
 
-// notifyStops returns the channel on which the notifier asks to stop the
+// notifyStops returns the channel on which the notifier asks to stop a
 // program, or nil (which never delivers) without --notify.
 func (a *activator) notifyStops() <-chan stopRequest {
 	if a.notif == nil {
@@ -524,15 +614,15 @@ func (a *activator) notifyStops() <-chan stopRequest {
 	return a.notif.stops
 }
 
-// stopRequested stops the program cmd as the notifier asked: the signal
-// goes to its process group, and to a main process that MAINPID= named
-// outside that group.
-func (a *activator) stopRequested(cmd *exec.Cmd, req stopRequest) {
+// stopRequested stops the program p as the notifier asked: the signal
+// goes to the process socket-activate started, and to a main process
+// that MAINPID= named.
+func (a *activator) stopRequested(p *program, req stopRequest) {
 	name := filepath.Base(a.prog)
-	pid := cmd.Process.Pid
+	pid := p.cmd.Process.Pid
 	fmt.Fprintf(a.stderr, "socket-activate: Killing process %d (%s) with signal %s.\n", pid, name, unix.SignalName(req.sig))
-	signalGroup(pid, req.sig)
-	if main := a.notif.strayMain(); main != 0 {
+	p.signal(req.sig)
+	if main := a.notif.mainPID(pid); main != 0 {
 		fmt.Fprintf(a.stderr, "socket-activate: Killing process %d with signal %s.\n", main, unix.SignalName(req.sig))
 		unix.Kill(main, req.sig)
 	}
@@ -547,12 +637,13 @@ func (a *activator) notifyStopping() {
 }
 
 // runEnded ends a run of the program, which exited with ps, and returns
-// its exit status for socket-activate: the program's, or 1 if it exited
-// with 0 after the notifier had it stopped, since the run failed.
-func (a *activator) runEnded(ps *os.ProcessState) int {
-	status := exitStatus(ps)
-	if a.notif != nil && a.notif.ended(ps) && status == 0 {
-		status = 1
+// how socket-activate would end with it: as the program did, or with
+// status 1 if it exited with 0 after the notifier had it stopped, since
+// the run failed.
+func (a *activator) runEnded(ps *os.ProcessState) ending {
+	end := endLike(ps)
+	if a.notif != nil && a.notif.ended(ps) && end == exitCode(0) {
+		end = exitCode(1)
 	}
-	return status
+	return end
 }

@@ -88,6 +88,8 @@ func send(msg string) error {
 //	sleep:DUR       sleeps
 //	say:TEXT        prints TEXT
 //	block           waits for SIGTERM, then exits 0
+//	drain:DUR       waits for SIGTERM, then stops its watchdog pings, takes
+//	                DUR (a slow stop), prints "run N drained" and exits 0
 //
 // On SIGABRT it prints "got SIGABRT" and exits with status 134.
 //
@@ -172,6 +174,16 @@ func notifyScript() error {
 			fmt.Println(arg)
 		case "block":
 			<-sigs
+			return nil
+		case "drain":
+			var d time.Duration
+			if d, err = time.ParseDuration(arg); err != nil {
+				break
+			}
+			<-sigs
+			stop()
+			time.Sleep(d)
+			fmt.Printf("run %d drained\n", run)
 			return nil
 		default:
 			err = fmt.Errorf("unknown step %q", step)

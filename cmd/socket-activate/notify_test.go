@@ -23,7 +23,9 @@ import (
 // systemd-notify and python-systemd.
 
 // ownLines returns socket-activate's own lines on stderr (the program
-// writes there too), with the words in names replaced: a pid by a name
+// writes there too): those it starts with "socket-activate: ", and the
+// "Execing" line that says, in systemd-socket-activate's words, that it
+// starts the program. The words in names are replaced: a pid by a name
 // for it, the test binary's path by PROG.
 func ownLines(t *testing.T, p *proc, names map[string]string) []string {
 	exe, err := os.Executable()
@@ -32,7 +34,7 @@ func ownLines(t *testing.T, p *proc, names map[string]string) []string {
 	}
 	var lines []string
 	for _, l := range strings.Split(p.stderr.Text(), "\n") {
-		if !strings.HasPrefix(l, "socket-activate: ") {
+		if !strings.HasPrefix(l, "socket-activate: ") && !strings.HasPrefix(l, "Execing ") {
 			continue
 		}
 		l = strings.ReplaceAll(l, exe, "PROG")
@@ -94,7 +96,7 @@ func TestNotifyPackageStatesShowAsSystemctlStatus(t *testing.T) {
 	}
 	checkLines(t, p, nil, []string{
 		"socket-activate: Active: activating (start)",
-		"socket-activate: running PROG",
+		"Execing PROG (PROG)",
 		"socket-activate: Active: active (running)",
 		`socket-activate: Status: "serving"`,
 		"socket-activate: Active: reloading (reload)",
@@ -118,7 +120,7 @@ func TestStartTimeoutStopsAProgramThatNeverBecomesReady(t *testing.T) {
 	}
 	checkLines(t, p, map[string]string{killedPID(t, p): "PID"}, []string{
 		"socket-activate: Active: activating (start)",
-		"socket-activate: running sh -c " + strconv.Quote(script),
+		"Execing sh (sh -c " + script + ")",
 		"socket-activate: start operation timed out. Terminating.",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Killing process PID (sh) with signal SIGTERM.",
@@ -147,7 +149,7 @@ func TestStartTimeoutWithRestartStartsAgain(t *testing.T) {
 	}
 	want := []string{
 		"socket-activate: Active: activating (start)",
-		"socket-activate: running sh -c " + strconv.Quote(script),
+		"Execing sh (sh -c " + script + ")",
 		"socket-activate: start operation timed out. Terminating.",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Killing process PID (sh) with signal SIGTERM.",
@@ -155,6 +157,7 @@ func TestStartTimeoutWithRestartStartsAgain(t *testing.T) {
 		"socket-activate: program exited with status 1; restarting it (now or in 1s)",
 		"socket-activate: Active: activating (start)",
 		"socket-activate: restarting (restart 1): sh -c " + strconv.Quote(script),
+		"Execing sh (sh -c " + script + ")",
 	}
 	if len(got) < len(want) || strings.Join(got[:len(want)], "\n") != strings.Join(want, "\n") {
 		t.Errorf("socket-activate's lines (-want +got):\n%s", restarttest.Diff(want, got))
@@ -199,7 +202,7 @@ func TestWatchdogLoopKeepsTheProgramAlive(t *testing.T) {
 	}
 	checkLines(t, p, nil, []string{
 		"socket-activate: Active: activating (start)",
-		"socket-activate: running PROG",
+		"Execing PROG (PROG)",
 		"socket-activate: Active: active (running)",
 		"socket-activate: Active: inactive (dead)",
 	})
@@ -228,7 +231,7 @@ func TestWatchdogAbortsAProgramThatStopsPingingAndRestartsIt(t *testing.T) {
 	}
 	checkLines(t, p, map[string]string{killedPID(t, p): "PID"}, []string{
 		"socket-activate: Active: activating (start)",
-		"socket-activate: running PROG",
+		"Execing PROG (PROG)",
 		"socket-activate: Active: active (running)",
 		"socket-activate: Watchdog timeout (limit 500ms)!",
 		"socket-activate: Active: deactivating (stop-watchdog)",
@@ -237,6 +240,7 @@ func TestWatchdogAbortsAProgramThatStopsPingingAndRestartsIt(t *testing.T) {
 		"socket-activate: program exited with status 134; restarting it",
 		"socket-activate: Active: activating (start)",
 		"socket-activate: restarting (restart 1): PROG",
+		"Execing PROG (PROG)",
 		"socket-activate: Active: active (running)",
 		"socket-activate: Active: deactivating (stop-sigterm)",
 		"socket-activate: Active: inactive (dead)",

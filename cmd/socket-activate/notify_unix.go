@@ -31,15 +31,18 @@ type notifier struct {
 	stops  chan stopRequest // to the activator, one per run at most
 	done   chan struct{}    // closed when watch returns
 
-	mu     sync.Mutex // serializes drain and guards the fields below
-	closed bool
-	sock   int // non-blocking unixgram socket
-	wakeR  int // non-blocking pipe: a byte written to wakeW wakes watch
-	wakeW  int // to look at the store and the deadlines again or to return
-	store  []storedFD
-	svc    service // the program's current run
-	buf    []byte
-	oob    []byte
+	mu       sync.Mutex // serializes drain and guards the fields below
+	closed   bool
+	sock     int // non-blocking unixgram socket
+	wakeR    int // non-blocking pipe: a byte written to wakeW wakes watch
+	wakeW    int // to look at the store and the deadlines again or to return
+	store    []storedFD
+	svc      service      // the program's current run
+	next     service      // with --watch, a new build's program that has not taken over yet; pid 0 for none
+	retiring map[int]bool // programs stopped after a switch, until they exit
+	buf      []byte
+	oob      []byte
+	readyc   chan struct{} // see readyEvents
 }
 
 // notifyConfig is how the notifier treats the program: the options
@@ -72,9 +75,13 @@ func newNotifier(stderr io.Writer, cfg notifyConfig) (*notifier, error) {
 		path:   filepath.Join(dir, "notify"),
 		stderr: stderr,
 		cfg:    cfg,
-		stops:  make(chan stopRequest, 1),
-		done:   make(chan struct{}),
-		svc:    idle(),
+		// One request for the program that runs and one for a new
+		// build's, with room for one that comes too late to count.
+		stops:    make(chan stopRequest, 3),
+		done:     make(chan struct{}),
+		svc:      idle(),
+		next:     idle(),
+		retiring: map[int]bool{},
 		// systemd reads at most PIPE_BUF bytes; a longer message is
 		// truncated, and dropped.
 		buf: make([]byte, 4096),
@@ -401,29 +408,65 @@ func (n *notifier) pruneLocked() {
 func (n *notifier) handOver(start func(files []*os.File, names, env []string) (pid int, err error)) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	files, names, env := n.handOverLocked()
+	// Said before the program runs, so that its output comes after.
+	n.setActive(&n.svc, "activating (start)")
+	pid, err := start(files, names, env)
+	switch {
+	case err != nil:
+		n.setActive(&n.svc, "failed (Result: resources)")
+	case pid > 0:
+		n.started(pid)
+	}
+	return err
+}
+
+// handOverNext begins the run of a new build's program while the program
+// that runs goes on, as handOver does: the new one is not the main
+// process until switchTo, but its messages count (its READY=1 is what
+// readyEvents reports), and it has startTimeout to send READY=1, or
+// fallback without --timeout-start-sec.
+func (n *notifier) handOverNext(fallback time.Duration, start func(files []*os.File, names, env []string) (pid int, err error)) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	files, names, env := n.handOverLocked()
+	n.next = idle()
+	n.next.label = "new program: "
+	n.setActive(&n.next, "activating (start)")
+	pid, err := start(files, names, env)
+	if err != nil {
+		n.setActive(&n.next, "failed (Result: resources)")
+		n.next = idle()
+		return err
+	}
+	n.begin(&n.next, pid)
+	timeout := n.cfg.startTimeout
+	if timeout == 0 {
+		timeout = fallback
+	}
+	n.next.startDeadline = time.Now().Add(timeout)
+	n.wake()
+	return nil
+}
+
+// handOverLocked drops the stored fds that hung up and returns the
+// others, their names, and the variables a program gets from the
+// notifier. n.mu must be held.
+func (n *notifier) handOverLocked() (files []*os.File, names, env []string) {
 	n.pruneLocked()
-	files := make([]*os.File, len(n.store))
-	names := make([]string, len(n.store))
+	files = make([]*os.File, len(n.store))
+	names = make([]string, len(n.store))
 	for i, s := range n.store {
 		files[i], names[i] = s.file, s.name
 	}
-	env := []string{"NOTIFY_SOCKET=" + n.path}
+	env = []string{"NOTIFY_SOCKET=" + n.path}
 	if n.cfg.storeMax > 0 {
 		env = append(env, "FDSTORE="+strconv.Itoa(n.cfg.storeMax))
 	}
 	if n.cfg.watchdog > 0 {
 		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(n.cfg.watchdog.Microseconds(), 10))
 	}
-	// Said before the program runs, so that its output comes after.
-	n.setActive("activating (start)")
-	pid, err := start(files, names, env)
-	switch {
-	case err != nil:
-		n.setActive("failed (Result: resources)")
-	case pid > 0:
-		n.started(pid)
-	}
-	return err
+	return files, names, env
 }
 
 // close stops watch, closes the socket and the stored fds and removes the

@@ -84,7 +84,7 @@ func TestParseArgsRejectsBadNotifyOptions(t *testing.T) {
 		{"a store size with a unit", []string{"--notify", "--fdstore-max=4k", "-l", "80", "prog"},
 			`bad value "4k" for --fdstore-max: want a number of fds, 0 for no store (see --help)`},
 		{"--watchdog-sec at the end without a value", []string{"--notify", "-l", "80", "--watchdog-sec"},
-			"option --watchdog-sec needs a value (see --help)"},
+			"option '--watchdog-sec' requires an argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

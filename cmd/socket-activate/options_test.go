@@ -4,6 +4,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +58,30 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"--notify", "--now", "--restart", "prog"},
 		want: options{notify: true, now: true, restart: true, argv: []string{"prog"}},
 	}, {
+		name: "a long option may be abbreviated to a unique prefix",
+		args: []string{"--list=80", "--acc", "--fdn", "web", "--inet", "prog"},
+		want: options{listen: []string{"80"}, accept: true, fdnames: []string{"web"}, inetd: true, argv: []string{"prog"}},
+	}, {
+		name: "an exact name wins over longer names it starts",
+		args: []string{"--now", "--notify", "-l", "80", "prog"},
+		want: options{now: true, notify: true, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "--environment is the older name of --setenv, and --e abbreviates it",
+		args: []string{"--environment=A=1", "--e", "B=2", "--env=C", "-l", "80", "prog"},
+		want: options{setenv: []string{"A=1", "B=2", "C="}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "a long option takes the next argument as its value even if it starts with -",
+		args: []string{"--listen", "-80", "--fdname", "--now", "prog"},
+		want: options{listen: []string{"-80"}, fdnames: []string{"--now"}, argv: []string{"prog"}},
+	}, {
+		name: "--socket-mode is octal, with or without a leading 0",
+		args: []string{"--socket-mode=0600", "--socket-mode", "660", "-l", "/s", "prog"},
+		want: options{socketMode: 0o660, listen: []string{"/s"}, argv: []string{"prog"}},
+	}, {
+		name: "--watch adds up, and the last --build counts",
+		args: []string{"--watch", "src", "--watch=go.mod", "--build=false", "--build", "go build -o app .", "-l", "80", "./app"},
+		want: options{watch: []string{"src", "go.mod"}, build: "go build -o app .", listen: []string{"80"}, argv: []string{"./app"}},
+	}, {
 		name: "help needs nothing else",
 		args: []string{"-h"},
 		want: options{help: true},
@@ -65,6 +91,9 @@ func TestParseArgs(t *testing.T) {
 		want: options{version: true},
 	}}
 	for _, tt := range tests {
+		if tt.want.socketMode == 0 {
+			tt.want.socketMode = defaultSocketMode
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseArgs(tt.args, getenv)
 			if err != nil {
@@ -83,6 +112,7 @@ func optionsView(o *options) map[string]any {
 		"help": o.help, "version": o.version, "listen": o.listen, "datagram": o.datagram,
 		"seqpacket": o.seqpacket, "accept": o.accept, "setenv": o.setenv, "fdnames": o.fdnames,
 		"inetd": o.inetd, "now": o.now, "restart": o.restart, "notify": o.notify, "argv": o.argv,
+		"socketMode": fmt.Sprintf("%#o", o.socketMode), "watch": o.watch, "build": o.build,
 	}
 }
 
@@ -92,33 +122,95 @@ func TestParseArgsRejects(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"an unknown long option", []string{"--listen-all", "prog"}, `unknown option "--listen-all" (see --help)`},
-		{"an unknown short option", []string{"-x", "prog"}, `unknown option "-x" (see --help)`},
-		{"an -l after the program, which belongs to the program", []string{"prog", "-l", "80"}, ""},
-		{"-l at the end without a value", []string{"-l"}, "option -l needs a value (see --help)"},
-		{"a value given to a flag", []string{"--now=1", "-l", "80", "prog"}, `option "--now" takes no value (see --help)`},
+		{"an unknown long option", []string{"--listen-all", "prog"}, "unrecognized option '--listen-all'"},
+		{"an unknown long option with a value, quoted whole", []string{"--bogus=1", "prog"}, "unrecognized option '--bogus=1'"},
+		{"an unknown short option", []string{"-x", "prog"}, "invalid option -- 'x'"},
+		{"an unknown short option in a bundle", []string{"-ax", "prog"}, "invalid option -- 'x'"},
+		{"a NUL byte, which is no option letter", []string{"-\x00", "prog"}, "invalid option -- '\x00'"},
+		{"-l at the end without a value", []string{"-l"}, "option requires an argument -- 'l'"},
+		{"--listen at the end without a value", []string{"--listen"}, "option '--listen' requires an argument"},
+		{"an abbreviation at the end without a value, named in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
+		{"a value given to a flag", []string{"--now=1", "-l", "80", "prog"}, "option '--now' doesn't allow an argument"},
+		{"a value given to an abbreviated flag, named in full", []string{"--acc=1", "-l", "80", "prog"}, "option '--accept' doesn't allow an argument"},
+		{"an abbreviation of two of systemd-socket-activate's options", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an ambiguous abbreviation with a value, quoted whole", []string{"--se=1", "prog"}, "option '--se=1' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an abbreviation of two of socket-activate's own options", []string{"--n", "prog"}, "option '--n' is ambiguous; possibilities: '--now' '--notify' '--notify-access'"},
 		{"an empty variable name", []string{"-E", "=1", "-l", "80", "prog"}, `bad environment variable "=1" in --setenv (see --help)`},
 		{"a name with a control character", []string{"--fdname=a\tb", "-l", "80", "prog"}, `bad fd name "a\tb" in --fdname: at most 255 printable ASCII characters (see --help)`},
+		{"a socket mode that is not octal", []string{"--socket-mode=0x1ff", "-l", "/s", "prog"}, `bad mode "0x1ff" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
+		{"a socket mode above 0777", []string{"--socket-mode=1777", "-l", "/s", "prog"}, `bad mode "1777" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
 		{"a name longer than 255 bytes", []string{"--fdname=" + strings.Repeat("n", 256), "-l", "80", "prog"}, `bad fd name "` + strings.Repeat("n", 256) + `" in --fdname: at most 255 printable ASCII characters (see --help)`},
+		{"--accept with --watch", []string{"-a", "--watch=.", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
+		{"--build without --watch", []string{"--build=make", "-l", "80", "prog"}, "--build runs after changes under --watch: give --watch PATH too (see --help)"},
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
-		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
-		{"--inetd on two sockets without --accept", []string{"--inetd", "-l", "80", "-l", "81", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
-		{"no -l with --now but without --notify", []string{"--now", "--restart", "prog"}, ""},
-		{"no -l with --notify but without --now", []string{"--notify", "--restart", "prog"}, "--notify without -l needs --now: there is no socket to wait on for a first connection (see --help)"},
-		{"no -l with --fdname", []string{"--notify", "--now", "--fdname=web", "prog"}, "--fdname names -l sockets, and no -l is given; the program names the fds it stores with FDNAME (see --help)"},
+		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 		{"no -l with --datagram", []string{"--notify", "--now", "-d", "prog"}, "--datagram and --seqpacket choose the type of -l sockets, and no -l is given (see --help)"},
 		{"no -l with --notify --now but without a program", []string{"--notify", "--now"}, "no program to run given (see --help)"},
-		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify or --now (see --help)"},
-		{"no -l with --notify --now --inetd", []string{"--notify", "--now", "--inetd", "prog"}, "--inetd without --accept needs exactly one -l ADDR (see --help)"},
+		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseArgs(tt.args, func(string) string { return "" })
-			if tt.want == "" {
-				tt.want = "no socket to listen on: give at least one -l ADDR, or --notify --now for a program that keeps its own sockets in the fd store (see --help)"
-			}
 			if err == nil || err.Error() != tt.want || !errors.Is(err, errUsage) {
 				t.Errorf("parseArgs(%q) = %v, want %q wrapping errUsage", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAbbreviationsOfSystemdOptionsKeepTheirMeaning(t *testing.T) {
+	// --fdstore-max, socket-activate's own, shares a prefix with
+	// systemd-socket-activate's --fdname, and --socket-mode one with
+	// --seqpacket and --setenv.
+	table := optionTable
+	tests := []struct {
+		arg, want string // want: the option found, or the error
+	}{
+		{"--f", "fdname"},
+		{"--fd", "fdname"},
+		{"--fdn", "fdname"},
+		{"--fds", "fdstore-max"},
+		{"--fdstore-max", "fdstore-max"},
+		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv' '--socket-mode'"},
+		{"--so", "socket-mode"},
+		{"--e", "environment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg+" is "+tt.want, func(t *testing.T) {
+			name, _, _ := strings.Cut(tt.arg[2:], "=")
+			opt, err := lookupLong(table, name, tt.arg)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			} else {
+				got = opt.long
+			}
+			if got != tt.want {
+				t.Errorf("lookupLong(%q) = %q, want %q", tt.arg, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOptionTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, opt := range optionTable {
+		t.Run("--"+opt.long, func(t *testing.T) {
+			if seen[opt.long] || (opt.short != 0 && seen[string(opt.short)]) {
+				t.Errorf("--%s or -%c is in the table twice", opt.long, opt.short)
+			}
+			seen[opt.long], seen[string(opt.short)] = true, opt.short != 0
+			if (opt.flag == nil) == (opt.value == nil) {
+				t.Errorf("--%s needs exactly one of flag and value", opt.long)
+			}
+			if (opt.value != nil) != (opt.arg != "") {
+				t.Errorf("--%s: a value needs a name in --help, and a flag none", opt.long)
+			}
+			if opt.alias == "" && opt.doc == "" {
+				t.Errorf("--%s has no text for --help", opt.long)
+			}
+			if opt.alias != "" && !slices.ContainsFunc(optionTable, func(o option) bool { return o.long == opt.alias && o.alias == "" }) {
+				t.Errorf("--%s is an alias of --%s, which is not in the table", opt.long, opt.alias)
 			}
 		})
 	}
@@ -143,8 +235,8 @@ func FuzzParseArgs(f *testing.F) {
 		if len(o.argv) == 0 {
 			t.Errorf("parseArgs(%q) accepted no program: %+v", args, o)
 		}
-		if len(o.listen) == 0 && (!o.notify || !o.now || o.fdnames != nil || o.datagram || o.seqpacket || o.accept || o.inetd) {
-			t.Errorf("parseArgs(%q) accepted no -l without --notify --now alone: %+v", args, o)
+		if len(o.listen) == 0 && (o.datagram || o.seqpacket) {
+			t.Errorf("parseArgs(%q) accepted a socket type without -l: %+v", args, o)
 		}
 		for _, n := range o.fdnames {
 			if !validFDName(n) {
@@ -152,6 +244,51 @@ func FuzzParseArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckSockets(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		passed int    // fds passed in LISTEN_FDS
+		want   string // "" for no error
+	}{
+		{"an -l socket", []string{"-l", "80", "prog"}, 0, ""},
+		{"fds passed in need no -l", []string{"prog"}, 2, ""},
+		{"fds passed in and an -l socket with --inetd are two", []string{"--inetd", "-l", "80", "prog"}, 1, "--inetd without --accept needs exactly one socket, and there are 2 (see --help)"},
+		{"one fd passed in with --inetd", []string{"--inetd", "prog"}, 1, ""},
+		{"--notify --now need no socket", []string{"--notify", "--now", "prog"}, 0, ""},
+		{"no socket", []string{"--now", "--restart", "prog"}, 0, "no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (see --help)"},
+		{"no socket with --notify but without --now", []string{"--notify", "--restart", "prog"}, 0, "--notify without sockets needs --now: there is no socket to wait on for a first connection (see --help)"},
+		{"no socket with --fdname", []string{"--notify", "--now", "--fdname=web", "prog"}, 0, "--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (see --help)"},
+		{"no socket with --inetd", []string{"--notify", "--now", "--inetd", "prog"}, 0, "--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (see --help)"},
+		{"no socket with --accept", []string{"-a", "prog"}, 0, "--accept and --inetd need a socket: give -l ADDR or pass one in LISTEN_FDS (see --help)"},
+		{"one name for three sockets", []string{"--fdname=web", "-l", "80", "-l", "81", "prog"}, 1, ""},
+		{"a name for each of three sockets, passed ones first", []string{"--fdname=a:b:c", "-l", "80", "-l", "81", "prog"}, 1, ""},
+		{"a name for each -l socket but not for the one passed in", []string{"--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 1, "--fdname gives 2 names for 3 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+		{"more names than sockets", []string{"--fdname=a:b:c", "-l", "80", "prog"}, 0, "--fdname gives 3 names for 1 socket: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+		{"a name for each listening socket with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 0, ""},
+		{"too few names with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 1, "--fdname gives 2 names for 3 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseArgs(tt.args, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkSockets(o, tt.passed)
+			got := ""
+			if err != nil {
+				got = err.Error()
+				if !errors.Is(err, errUsage) {
+					t.Errorf("error %v does not wrap errUsage", err)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("checkSockets(%q, %d passed) = %q, want %q", tt.args, tt.passed, got, tt.want)
+			}
+		})
+	}
 }
 
 func TestParseAddress(t *testing.T) {
@@ -197,13 +334,13 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
-func TestChildEnvIsFresh(t *testing.T) {
+func TestFreshEnvKeepsOnlyTermPathUserHome(t *testing.T) {
 	ours := map[string]string{"TERM": "xterm", "PATH": "/bin", "HOME": "/home/u", "SECRET": "1"}
 	lookup := func(k string) (string, bool) { v, ok := ours[k]; return v, ok }
-	got := childEnv([]string{"A=1", "HOME=/elsewhere"}, lookup)
-	want := []string{"A=1", "HOME=/elsewhere", "TERM=xterm", "PATH=/bin"}
+	got := freshEnv(lookup)
+	want := []string{"TERM=xterm", "PATH=/bin", "HOME=/home/u"}
 	if d := diff(want, got); d != "" {
-		t.Errorf("childEnv:\n%s", d)
+		t.Errorf("freshEnv:\n%s", d)
 	}
 }
 

@@ -74,7 +74,7 @@ func TestAcceptOnABarePortGivesAnIPv4PeerItsIPv4Address(t *testing.T) {
 	}
 	_, local, _ := net.SplitHostPort(c.LocalAddr().String())
 	want := fmt.Sprintf("remote=127.0.0.1:%s fd3=stream", local)
-	if !regexp.MustCompile(`^pid=\d+ fds=1 names=connection ` + regexp.QuoteMeta(want) + `\n$`).MatchString(answer) {
+	if !regexp.MustCompile(`^pid=\d+ fds=1 names=connection ` + regexp.QuoteMeta(want) + ` inherited=\[3\]\n$`).MatchString(answer) {
 		t.Errorf("the program for an IPv4 connection to a dual-stack socket answered\n%q\nwant REMOTE_ADDR and REMOTE_PORT in\n%q", answer, want)
 	}
 	p.signal(t, syscall.SIGTERM)

@@ -5,3 +5,12 @@ package main
 // abstractSockets tells whether unix socket names starting with "@" are
 // abstract: on Linux only.
 const abstractSockets = false
+
+// markAllCloseOnExec reports false: close_range(CLOSE_RANGE_CLOEXEC) is
+// Linux's here.
+func markAllCloseOnExec() bool { return false }
+
+// unixPeerCred returns "n/a": which process is the peer of a unix
+// connection is told here only on Linux, where systemd-socket-activate
+// prints it.
+func unixPeerCred(fd int) string { return "n/a" }

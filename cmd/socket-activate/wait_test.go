@@ -35,7 +35,8 @@ func TestAStoppedProgramThatIgnoresItsSignalIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	status, reason := a.wait(cmd)
+	end, reason := a.wait(newProgram(cmd))
+	status := end.status()
 	if elapsed := time.Since(start); elapsed < 500*time.Millisecond {
 		t.Errorf("killed after %v, before the start timeout and the grace period, 500ms", elapsed)
 	}

@@ -91,9 +91,11 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 	// The whole story, in order: each server starts, serves, and stops
 	// without a word.
 	serving := `serving on ` + addr + ` (socket-activated, fd 3 named "web")`
+	execing := `Execing ` + os.Args[0] + ` (` + os.Args[0] + `)`
 	want := []string{
+		`Listening on ` + addr + ` as 3.`,
 		`socket-activate: listening on ` + addr + ` (fd 3, name "web")`,
-		`socket-activate: running ` + os.Args[0],
+		execing,
 		`child: pid PID`,
 		serving,
 	}
@@ -101,6 +103,7 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 		want = append(want,
 			`socket-activate: SIGHUP: stopping the program with SIGTERM to restart it`,
 			`socket-activate: restarting (restart `+strconv.Itoa(r)+`): `+os.Args[0],
+			execing,
 			`child: pid PID`,
 			serving)
 	}

@@ -112,7 +112,7 @@ func restartUnderLoad(t *testing.T, own bool, sum *tally) {
 		config.Args = []string{"--notify", "--restart", "-l", "127.0.0.1:0", "--fdname=web", "-E", "PEER=" + peer.addr(), serverBin}
 		p = restarttest.StartActivator(t, config)
 		addr = p.Output.Wait(t, `^socket-activate: listening on (\S+) \(fd 3, name "web"\)$`, 1)[0][1]
-		story = append(story, `socket-activate: listening on `+addr+` (fd 3, name "web")`)
+		story = append(story, `Listening on `+addr+` as 3.`, `socket-activate: listening on `+addr+` (fd 3, name "web")`)
 	}
 	base := "http://" + addr
 	client := restarttest.Client(timeout)
@@ -204,9 +204,14 @@ func restartUnderLoad(t *testing.T, own bool, sum *tally) {
 	if own {
 		firstInherited = "nothing"
 	}
+	execing := `Execing ` + serverBin + ` (` + serverBin + `)`
+	if !own {
+		// Without --now the first request starts the server.
+		story = append(story, `Communication attempt on fd 3.`)
+	}
 	story = append(story,
 		`socket-activate: Active: activating (start)`,
-		`socket-activate: running `+serverBin,
+		execing,
 		`server: pid PID serving on `+addr+`, inherited `+firstInherited,
 		`socket-activate: Active: active (running)`)
 	for r := 1; r <= restarts; r++ {
@@ -216,6 +221,7 @@ func restartUnderLoad(t *testing.T, own bool, sum *tally) {
 			`socket-activate: Active: inactive (dead)`,
 			`socket-activate: Active: activating (start)`,
 			`socket-activate: restarting (restart `+strconv.Itoa(r)+`): `+serverBin,
+			execing,
 			`server: pid PID serving on `+addr+`, inherited web:conn`,
 			`socket-activate: Active: active (running)`)
 	}

@@ -7,20 +7,26 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // terminate is the signal that asks a process to stop.
 var terminate os.Signal = syscall.SIGTERM
 
-// killGroup kills the process group of pid, which a program socket-activate
-// started leads, if pid still runs program: a pid that exited may be in
-// use again. Where /proc is missing it cannot tell, and leaves pid alone.
+// killGroup kills pid, and the process group it leads if it leads one
+// (socket-activate's programs stay in its group), if pid still runs
+// program: a pid that exited may be in use again. Where /proc is missing
+// it cannot tell, and leaves pid alone.
 func killGroup(pid int, program string) {
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	if err != nil {
 		return
 	}
 	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 == program {
-		syscall.Kill(-pid, syscall.SIGKILL)
+		if pgid, err := unix.Getpgid(pid); err == nil && pgid == pid {
+			unix.Kill(-pid, unix.SIGKILL)
+		}
+		unix.Kill(pid, unix.SIGKILL)
 	}
 }

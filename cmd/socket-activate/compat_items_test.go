@@ -1,0 +1,583 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-activation/activation/internal/restarttest"
+)
+
+// pick returns the entries of env for keys, "(unset)" for those missing.
+func pick(env map[string]string, keys ...string) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		v, ok := env[k]
+		if !ok {
+			v = "(unset)"
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func TestLongOptionsAbbreviateAsGetoptLongDoes(t *testing.T) {
+	dir := shortTempDir(t)
+	errorCases := []struct {
+		name string
+		args []string
+		want string // after "NAME: "
+	}{
+		{"an abbreviation of two options is ambiguous", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an unknown option is quoted with its value", []string{"--bogus=1", "prog"}, "unrecognized option '--bogus=1'"},
+		{"a value for an abbreviated flag names the flag in full", []string{"--acc=1", "prog"}, "option '--accept' doesn't allow an argument"},
+		{"an abbreviation without its value names the option in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
+		{"an unknown letter", []string{"-x", "prog"}, "invalid option -- 'x'"},
+		{"a letter without its value", []string{"-l"}, "option requires an argument -- 'l'"},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, tt := range errorCases {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.start(t, tt.args...)
+					if code := p.exitCode(t); code != 1 {
+						t.Errorf("exit status %d, want 1", code)
+					}
+					waitEOF(t, p.stderr)
+					if got, want := p.stderr.Text(), a.name+": "+tt.want; got != want {
+						t.Errorf("stderr\n%s\nwant\n%s", got, want)
+					}
+				})
+			}
+			t.Run("unique abbreviations select the options", func(t *testing.T) {
+				sock := a.sockPath(dir, "abbr")
+				p := a.start(t, append([]string{"--list=" + sock, "--fdn=web", "--env=SA_ENV=abbreviated"}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				v := readView(t, p)
+				want := map[string]string{"LISTEN_FDS": "1", "LISTEN_FDNAMES": "web", "LISTEN_PID": "self", "SA_ENV": "abbreviated"}
+				if d := diff(want, pick(v.Env, "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "SA_ENV")); d != "" {
+					t.Errorf("program's environment:\n%s", d)
+				}
+			})
+			t.Run("--acc accepts each connection", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.start(t, append([]string{"--acc", "--fdn=x", "-l", sock}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				answer, err := request("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=: fd3=stream inherited=\[3\]\n$`).MatchString(answer) {
+					t.Errorf("answer %q, want pid=PID fds=1 names=x remote=: fd3=stream inherited=[3]", strings.TrimSpace(answer))
+				}
+			})
+		})
+	}
+}
+
+func TestOnlyTheSocketsReachTheProgram(t *testing.T) {
+	dir := shortTempDir(t)
+	// An fd the activator inherits without being told of it, as a shell's
+	// 7</etc/hostname passes one: fd 7.
+	f, err := os.Create(filepath.Join(dir, "hostname"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files := []*os.File{nil, nil, nil, nil, f}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("the program gets fd 3 and no fd 7", func(t *testing.T) {
+				sock := a.sockPath(dir, "only")
+				p := a.startWith(t, files, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				if d := diff([]string{"3 stream " + sock}, readView(t, p).FDs); d != "" {
+					t.Errorf("the program's fds from 3 up:\n%s", d)
+				}
+			})
+			t.Run("each --accept program gets fd 3 and no fd 7", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.startWith(t, files, append([]string{"-a", "-l", sock}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				for i := range 2 {
+					answer, err := request("unix", sock)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !strings.HasSuffix(answer, " inherited=[3]\n") {
+						t.Errorf("program %d: %q, want it to end inherited=[3]", i+1, answer)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestFDsPassedInArePassedOnFirst(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			in0, in1 := a.sockPath(dir, "in0"), a.sockPath(dir, "in1")
+			passed := []*os.File{listenUnix(t, in0), listenUnix(t, in1)}
+			own := a.sockPath(dir, "own")
+			tests := []struct {
+				name  string
+				args  []string
+				dial  string
+				fds   []string
+				names map[string]string // LISTEN_FDNAMES by activator
+			}{{
+				name:  "before the -l sockets, keeping their names",
+				args:  []string{"-l", own},
+				dial:  in1,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1, "5 stream " + own},
+				names: map[string]string{"socket-activate": "in0:in1:unknown", "systemd-socket-activate": "(unset)"},
+			}, {
+				name:  "named by --fdname with their count",
+				args:  []string{"-l", own, "--fdname=a:b:c"},
+				dial:  own,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1, "5 stream " + own},
+				names: map[string]string{"socket-activate": "a:b:c", "systemd-socket-activate": "a:b:c"},
+			}, {
+				name:  "without -l",
+				dial:  in0,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1},
+				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
+			}}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.startPassing(t, passed, []string{"in0", "in1"}, append(tt.args, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "^Received 2 descriptors via the environment.$", 1)
+					p.stderr.Wait(t, "istening on ", len(tt.fds))
+					if _, err := request("unix", tt.dial); err != nil {
+						t.Fatal(err)
+					}
+					v := readView(t, p)
+					if d := diff(tt.fds, v.FDs); d != "" {
+						t.Errorf("the program's fds:\n%s", d)
+					}
+					want := map[string]string{"LISTEN_FDS": strconv.Itoa(len(tt.fds)), "LISTEN_PID": "self", "LISTEN_FDNAMES": tt.names[a.name]}
+					if d := diff(want, pick(v.Env, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")); d != "" {
+						t.Errorf("the program's environment:\n%s", d)
+					}
+				})
+			}
+			t.Run("--accept accepts on them too", func(t *testing.T) {
+				p := a.startPassing(t, passed, nil, append([]string{"-a", "--fdname=x", "-l", own}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 3)
+				for _, sock := range []string{in0, own, in1} {
+					answer, err := request("unix", sock)
+					if err != nil {
+						t.Fatalf("connection to %s: %v", sock, err)
+					}
+					if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=: fd3=stream inherited=\[3\]\n$`).MatchString(answer) {
+						t.Errorf("connection to %s: answer %q", sock, answer)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestSetenvWinsOverWhatTheActivatorSets(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("LISTEN_* and TERM", func(t *testing.T) {
+				sock := a.sockPath(dir, "env")
+				p := a.start(t, append([]string{"-l", sock, "--fdname=web", "-E", "LISTEN_FDNAMES=x", "-E", "LISTEN_PID=1",
+					"-E", "LISTEN_FDS=9", "-E", "TERM=dumb", "-E", "HOME=/elsewhere"}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				v := readView(t, p)
+				want := map[string]string{"LISTEN_FDNAMES": "x", "LISTEN_PID": "1", "LISTEN_FDS": "9", "TERM": "dumb", "HOME": "/elsewhere"}
+				if d := diff(want, pick(v.Env, "LISTEN_FDNAMES", "LISTEN_PID", "LISTEN_FDS", "TERM", "HOME")); d != "" {
+					t.Errorf("the program's environment:\n%s", d)
+				}
+				if d := diff([]string{"3 stream " + sock}, v.FDs); d != "" {
+					t.Errorf("the program's fds:\n%s", d)
+				}
+			})
+			t.Run("with --accept", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.start(t, append([]string{"-a", "-l", sock, "-E", "LISTEN_FDNAMES=x", "-E", "REMOTE_ADDR=given"}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				answer, err := request("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !regexp.MustCompile(`^pid=\d+ fds=1 names=x remote=given: fd3=stream inherited=\[3\]\n$`).MatchString(answer) {
+					t.Errorf("answer %q, want names=x remote=given:", answer)
+				}
+			})
+		})
+	}
+}
+
+func TestSetenvWinsOverNotifySocket(t *testing.T) {
+	p := startProc(t, append([]string{"--notify", "--now", "-l", filepath.Join(shortTempDir(t), "s"), "-E", "NOTIFY_SOCKET=/given"}, helperArgs(t, "view")...)...)
+	if got := readView(t, p).Env["NOTIFY_SOCKET"]; got != "/given" {
+		t.Errorf("NOTIFY_SOCKET=%q, want the -E value /given", got)
+	}
+}
+
+func TestUnixSocketFilesGetTheSameModeUnderAnyUmask(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, umask := range []string{"000", "077", "022"} {
+				t.Run("umask "+umask+" gives 0644", func(t *testing.T) {
+					sock := a.sockPath(dir, "m"+umask)
+					p := a.startShell(t, "umask "+umask+`; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "istening on ", 1)
+					if fi, err := os.Lstat(sock); err != nil || fi.Mode() != os.ModeSocket|0o644 {
+						t.Errorf("socket file: %v, %v; want a socket with mode 0644", fi.Mode(), err)
+					}
+				})
+			}
+			t.Run("missing directories are made, 0755 under umask 022", func(t *testing.T) {
+				sock := filepath.Join(a.sockPath(dir, "d"), "sub", "s")
+				p := a.startShell(t, `umask 022; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				for _, d := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
+					if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o755 {
+						t.Errorf("%s: %v, %v; want a directory with mode 0755", d, fi.Mode(), err)
+					}
+				}
+			})
+		})
+	}
+	t.Run("--socket-mode chooses another mode", func(t *testing.T) {
+		sock := filepath.Join(dir, "m0600")
+		p := ours.startShell(t, `umask 000; exec "$0" "$@"`, nil, nil, append([]string{"--socket-mode=0600", "-l", sock}, helperArgs(t, "view")...)...)
+		p.stderr.Wait(t, "istening on ", 1)
+		if fi, err := os.Lstat(sock); err != nil || fi.Mode() != os.ModeSocket|0o600 {
+			t.Errorf("socket file: %v, %v; want a socket with mode 0600", fi.Mode(), err)
+		}
+	})
+}
+
+func TestTheSameLinesAsSystemdSocketActivate(t *testing.T) {
+	dir := shortTempDir(t)
+	helper := helperArgs(t, "view")
+	exe := helper[len(helper)-1]
+	execing := "Execing " + exe + " (" + exe + ")"
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("listening, the first connection and the program's start", func(t *testing.T) {
+				sock := a.sockPath(dir, "lines")
+				p, addr := a.startOnFreePort(t, func(addr string) []string {
+					return append([]string{"-l", addr, "-l", sock}, helperArgs(t, "view")...)
+				})
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				readView(t, p)
+				want := []string{
+					"Listening on " + addr + " as 3.",
+					"Listening on " + sock + " as 4.",
+					"Communication attempt on fd 4.",
+					execing,
+				}
+				p.stderr.Wait(t, "^Execing ", 1)
+				if got := stderrLines(p); !slices.Equal(got, want) {
+					t.Errorf("stderr (-want +got):\n%s", restarttest.Diff(want, got))
+				}
+			})
+			t.Run("--accept: each connection and its program", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p, addr := a.startOnFreePort(t, func(addr string) []string {
+					return append([]string{"-a", "-l", addr, "-l", sock}, helperArgs(t, "conn")...)
+				})
+				c, err := net.DialTimeout("tcp", addr, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(timeout))
+				if _, err := io.WriteString(c, "hello\n"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+				p.stderr.Wait(t, `^Child \d+ died with code 0$`, 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				p.stderr.Wait(t, `^Child \d+ died with code 0$`, 2)
+				peer := "n/a"
+				if runtime.GOOS == "linux" {
+					peer = fmt.Sprintf("PID N/UID %d", os.Getuid())
+				}
+				want := []string{
+					"Listening on " + addr + " as 3.",
+					"Listening on " + sock + " as 4.",
+					"Communication attempt on fd 3.",
+					"Connection from " + c.LocalAddr().String() + " to " + addr,
+					"Spawned " + exe + " (" + exe + ") as PID N.",
+					execing,
+					"Child N died with code 0",
+					"Communication attempt on fd 4.",
+					"Connection from " + peer + " to " + sock,
+					"Spawned " + exe + " (" + exe + ") as PID N.",
+					execing,
+					"Child N died with code 0",
+				}
+				got := stderrLines(p)
+				// systemd-socket-activate's child says Execing while its
+				// parent says Spawned: either may come first.
+				for i := 0; i+1 < len(got); i++ {
+					if strings.HasPrefix(got[i], "Execing ") && strings.HasPrefix(got[i+1], "Spawned ") {
+						got[i], got[i+1] = got[i+1], got[i]
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("stderr (-want +got):\n%s", restarttest.Diff(want, got))
+				}
+			})
+		})
+	}
+}
+
+func TestNamesAreCheckedAtStart(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("--accept without --fdname gives no warning", func(t *testing.T) {
+				sock := a.sockPath(dir, "acc")
+				p := a.start(t, append([]string{"-a", "-l", sock}, helperArgs(t, "conn")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				p.stderr.Wait(t, `^Child \d+ died with code 0$`, 1)
+				if text := p.stderr.Text(); strings.Contains(strings.ToLower(text), "warning") || strings.Contains(text, "different") {
+					t.Errorf("stderr warns:\n%s", text)
+				}
+			})
+			t.Run("three names for two sockets", func(t *testing.T) {
+				s1, s2 := a.sockPath(dir, "n1"), a.sockPath(dir, "n2")
+				p := a.start(t, append([]string{"-l", s1, "-l", s2, "--fdname=a:b:c"}, helperArgs(t, "view")...)...)
+				if a == ours {
+					// Refused at start, on purpose: every program that reads
+					// LISTEN_FDNAMES as libsystemd does would fail.
+					if code := p.exitCode(t); code != 1 {
+						t.Errorf("exit status %d, want 1", code)
+					}
+					waitEOF(t, p.stderr)
+					want := "socket-activate: --fdname gives 3 names for 2 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"
+					if got := p.stderr.Text(); got != want {
+						t.Errorf("stderr\n%s\nwant\n%s", got, want)
+					}
+					if _, err := os.Lstat(s1); !os.IsNotExist(err) {
+						t.Errorf("socket file %s made before the refusal (Lstat: %v)", s1, err)
+					}
+					return
+				}
+				// systemd-socket-activate warns and passes them.
+				p.stderr.Wait(t, "istening on ", 2)
+				if _, err := request("unix", s1); err != nil {
+					t.Fatal(err)
+				}
+				v := readView(t, p)
+				p.stderr.Wait(t, "^The number of fd names is different than number of fds: 3 vs 2$", 1)
+				if d := diff(map[string]string{"LISTEN_FDS": "2", "LISTEN_FDNAMES": "a:b:c"}, pick(v.Env, "LISTEN_FDS", "LISTEN_FDNAMES")); d != "" {
+					t.Errorf("the program's environment:\n%s", d)
+				}
+			})
+		})
+	}
+}
+
+// howEnded says how p's process ended: "exit N" or "signal NAME".
+func howEnded(t *testing.T, p *proc) string {
+	t.Helper()
+	p.exitCode(t)
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit %d", p.cmd.ProcessState.ExitCode())
+}
+
+func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
+	dir := shortTempDir(t)
+	type exitCase struct {
+		name    string
+		args    []string // before -l SOCK
+		helper  string
+		program []string // instead of a helper: a program that Go cannot be, one that dies of SIGUSR1
+		env     string   // SA_TEST_CODE
+		// act does what the case is about, given the socket's path.
+		act  func(t *testing.T, p *proc, sock string)
+		want string // how the activator ends
+		// ours, if set, is how socket-activate ends instead: Go cannot die
+		// of every signal, and exits with the status a shell reports alike.
+		ours string
+	}
+	connect := func(t *testing.T, p *proc, sock string) {
+		c, err := net.DialTimeout("unix", sock, timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	signalAfter := func(sig syscall.Signal, line string) func(*testing.T, *proc, string) {
+		return func(t *testing.T, p *proc, sock string) {
+			if line != "" {
+				connect(t, p, sock)
+				p.stdout.Wait(t, "^"+line+"$", 1)
+			}
+			p.signal(t, sig)
+		}
+	}
+	tests := []exitCase{
+		{name: "SIGTERM while waiting for the first connection", helper: "signal", act: signalAfter(syscall.SIGTERM, ""), want: "signal terminated"},
+		{name: "SIGINT while waiting for the first connection", helper: "signal", act: signalAfter(syscall.SIGINT, ""), want: "signal interrupt"},
+		{name: "SIGHUP while waiting for the first connection", helper: "signal", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
+		{name: "the program's exit status", helper: "exit", env: "7", act: connect, want: "exit 7"},
+		{name: "a program killed by SIGKILL", helper: "kill-self", env: strconv.Itoa(int(syscall.SIGKILL)), act: connect, want: "signal killed"},
+		{name: "a program killed by SIGUSR1", program: []string{"/bin/sh", "-c", "kill -USR1 $$"}, act: connect,
+			want: "signal user defined signal 1", ours: fmt.Sprintf("exit %d", 128+syscall.SIGUSR1)},
+		{name: "SIGTERM reaches the program, which exits 42", helper: "signal", act: signalAfter(syscall.SIGTERM, "waiting"), want: "exit 42"},
+		{name: "SIGINT reaches the program, which exits 42", helper: "signal", act: signalAfter(syscall.SIGINT, "waiting"), want: "exit 42"},
+		{name: "SIGHUP reaches the program, which exits 42", helper: "signal", act: signalAfter(syscall.SIGHUP, "waiting"), want: "exit 42"},
+		{name: "SIGTERM kills a program that does not catch it", helper: "sleep", act: signalAfter(syscall.SIGTERM, "waiting"), want: "signal terminated"},
+		{name: "SIGUSR1 reaches the program", program: []string{"/bin/sh", "-c", "echo waiting; exec sleep 60"}, act: signalAfter(syscall.SIGUSR1, "waiting"),
+			want: "signal user defined signal 1", ours: fmt.Sprintf("exit %d", 128+syscall.SIGUSR1)},
+		{name: "--accept: SIGTERM with no connection", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGTERM, ""), want: "signal terminated"},
+		{name: "--accept: SIGINT with no connection", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGINT, ""), want: "signal interrupt"},
+		{name: "--accept: SIGTERM ends the programs running, with SIGTERM", args: []string{"-a"}, helper: "conn-hold",
+			act: func(t *testing.T, p *proc, sock string) {
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				r := bufio.NewReader(c)
+				if _, err := r.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+				p.signal(t, syscall.SIGTERM)
+				if line, err := r.ReadString('\n'); line != "got terminated\n" {
+					t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
+				}
+			},
+			want: "signal terminated"},
+		{name: "--accept: SIGHUP", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					sock := a.sockPath(dir, strconv.Itoa(i))
+					program := tt.program
+					if program == nil {
+						program = helperArgs(t, tt.helper)
+					}
+					args := append(append(tt.args, "-l", sock, "-E", codeEnv+"="+tt.env), program...)
+					p := a.start(t, args...)
+					p.stderr.Wait(t, "istening on ", 1)
+					tt.act(t, p, sock)
+					want := tt.want
+					if a == ours && tt.ours != "" {
+						want = tt.ours
+					}
+					if got := howEnded(t, p); got != want {
+						t.Errorf("%s ended: %s, want %s", a.name, got, want)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestIgnoredSignalsStayIgnored(t *testing.T) {
+	dir := shortTempDir(t)
+	// As nohup ignores SIGHUP and a shell's & SIGINT.
+	const ignore = `trap "" HUP INT; exec "$0" "$@"`
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("the program starts with them ignored, and the activator passes none on", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view-wait")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if d := diff([]string{"hangup", "interrupt"}, readView(t, p).Ignored); d != "" {
+					t.Errorf("signals the program started with ignored:\n%s", d)
+				}
+				// Were either not ignored, by the activator or by the program,
+				// one of them would end both before SIGTERM (the lowest
+				// pending signal is delivered first).
+				p.signal(t, syscall.SIGHUP)
+				p.signal(t, syscall.SIGINT)
+				p.signal(t, syscall.SIGTERM)
+				if got := howEnded(t, p); got != "exit 0" {
+					t.Errorf("%s ended: %s, want exit 0 (the program's, after SIGTERM)", a.name, got)
+				}
+				p.stdout.Wait(t, "^got terminated$", 1)
+			})
+			t.Run("while waiting for the first connection", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign-wait")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view-wait")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				p.signal(t, syscall.SIGHUP)
+				p.signal(t, syscall.SIGINT)
+				p.signal(t, syscall.SIGTERM)
+				if got := howEnded(t, p); got != "signal terminated" {
+					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
+				}
+			})
+			t.Run("--accept programs start with the default actions", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign-acc")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "conn-hold")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !regexp.MustCompile(`^pid \d+ ignored \[\]\n$`).MatchString(line) {
+					t.Errorf("the program says %q, want it ignores nothing", line)
+				}
+				p.signal(t, syscall.SIGHUP)
+				p.signal(t, syscall.SIGINT)
+				p.signal(t, syscall.SIGTERM)
+				if got := howEnded(t, p); got != "signal terminated" {
+					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,110 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// caught are the signals socket-activate catches: to pass them to the
+// program, or to act on them itself.
+var caught = []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// ignoredAtStart holds the signals socket-activate started with ignored,
+// as nohup starts a command with SIGHUP ignored and a shell's & with
+// SIGINT: set by catchSignals. Go can tell only for SIGHUP and SIGINT.
+var ignoredAtStart = map[syscall.Signal]bool{}
+
+// catchSignals sends the caught signals to c, but those socket-activate
+// started with ignored: they stay ignored, in it and in the program,
+// which inherits that, and are never passed on.
+func catchSignals(c chan<- os.Signal) {
+	for _, sig := range caught {
+		if signal.Ignored(sig) {
+			ignoredAtStart[sig] = true
+			continue
+		}
+		signal.Notify(c, sig)
+	}
+}
+
+// fromTerminal reports whether sig is a signal the terminal just sent to
+// the whole foreground process group, the program included: SIGINT (^C)
+// or SIGQUIT (^\) while socket-activate's group is the foreground group
+// of its controlling terminal. The program shares socket-activate's
+// group, so it got the signal too, and must not get it twice.
+func fromTerminal(sig syscall.Signal) bool {
+	if sig != syscall.SIGINT && sig != syscall.SIGQUIT {
+		return false
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer tty.Close()
+	rc, err := tty.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var fg int
+	err = rc.Control(func(fd uintptr) { fg, err = unix.IoctlGetInt(int(fd), unix.TIOCGPGRP) })
+	if err != nil {
+		return false
+	}
+	pgid, err := unix.Getpgid(0)
+	return err == nil && fg == pgid
+}
+
+// ending is how socket-activate ends: with an exit status, or of a signal.
+type ending struct {
+	code int
+	sig  syscall.Signal // if not 0, socket-activate dies of it
+}
+
+// exitCode ends with status code.
+func exitCode(code int) ending { return ending{code: code} }
+
+// endLike ends as the program ps describes ended: with its status, or of
+// the signal that killed it, as systemd-socket-activate, which becomes
+// the program, does.
+func endLike(ps *os.ProcessState) ending {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ending{sig: ws.Signal()}
+	}
+	return ending{code: ps.ExitCode()}
+}
+
+// status is the status a shell reports for e: the exit status, or 128
+// plus the signal's number.
+func (e ending) status() int {
+	if e.sig != 0 {
+		return 128 + int(e.sig)
+	}
+	return e.code
+}
+
+// exit ends this process as e says. A process can die of SIGHUP, SIGINT,
+// SIGTERM or SIGKILL in Go; for another signal, or one it started with
+// ignored, exit exits with 128 plus its number, which a shell reports
+// alike.
+func exit(e ending) {
+	switch {
+	case e.sig == syscall.SIGKILL:
+		unix.Kill(os.Getpid(), e.sig)
+	case (e.sig == syscall.SIGHUP || e.sig == syscall.SIGINT || e.sig == syscall.SIGTERM) && !ignoredAtStart[e.sig]:
+		// Not caught, the Go runtime dies of them.
+		signal.Reset(e.sig)
+		unix.Kill(os.Getpid(), e.sig)
+	default:
+		os.Exit(e.status())
+	}
+	// The signal is on its way to a thread; should it never come, exit
+	// with the status it would give.
+	time.Sleep(time.Second)
+	os.Exit(e.status())
+}
