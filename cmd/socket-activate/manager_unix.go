@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-activation/activation/internal/fdname"
 	"github.com/go-activation/activation/internal/sdnum"
 	"golang.org/x/sys/unix"
 )
@@ -570,7 +571,7 @@ func (n *notifier) updateStore(tags []string, fds []int) []int {
 	name, named := tagValue(tags, "FDNAME")
 	switch {
 	case hasTag(tags, "FDSTOREREMOVE=1"):
-		if !named || !validFDName(name) {
+		if !named || fdname.Check(name) != nil {
 			n.warning("FDSTOREREMOVE=1 requested, but no valid file descriptor name passed, ignoring.")
 		} else {
 			n.remove(name)
@@ -579,7 +580,7 @@ func (n *notifier) updateStore(tags []string, fds []int) []int {
 	case !hasTag(tags, "FDSTORE=1"):
 		return fds
 	}
-	if named && !validFDName(name) {
+	if named && fdname.Check(name) != nil {
 		n.warning("Passed FDNAME= name is invalid, ignoring.")
 		named = false
 	}

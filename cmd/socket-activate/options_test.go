@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-activation/activation/internal/fdname"
 	"golang.org/x/sys/unix"
 )
 
@@ -239,7 +240,7 @@ func FuzzParseArgs(f *testing.F) {
 			t.Errorf("parseArgs(%q) accepted a socket type without -l: %+v", args, o)
 		}
 		for _, n := range o.fdnames {
-			if !validFDName(n) {
+			if fdname.Check(n) != nil {
 				t.Errorf("parseArgs(%q) accepted fd name %q", args, n)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-activation/activation/internal/fdname"
 )
 
 // usageHead and usageTail surround the option table in --help.
@@ -422,7 +424,7 @@ func (o *options) needsNotify(name string) {
 // addNames records the names of one --fdname.
 func (o *options) addNames(v string) error {
 	for _, n := range strings.Split(v, ":") {
-		if !validFDName(n) {
+		if fdname.Check(n) != nil {
 			return fmt.Errorf("bad fd name %q in --fdname: at most 255 printable ASCII characters (%w)", n, errUsage)
 		}
 		o.fdnames = append(o.fdnames, n)
@@ -469,18 +471,4 @@ func setEnv(env []string, key, val string) []string {
 // not empty, no "=", no NUL.
 func validEnvName(name string) bool {
 	return name != "" && !strings.ContainsAny(name, "=\x00")
-}
-
-// validFDName reports whether name is valid in LISTEN_FDNAMES by systemd's
-// rule: at most 255 bytes, each in 32–126, no ":" (the empty name is valid).
-func validFDName(name string) bool {
-	if len(name) > 255 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] < 32 || name[i] > 126 || name[i] == ':' {
-			return false
-		}
-	}
-	return true
 }
