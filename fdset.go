@@ -138,7 +138,7 @@ func (e *inheritedFD) info() Info {
 func take[T io.Closer](s *fdSet, c conversion[T], each func(*inheritedFD)) ([]T, error) {
 	var vals []T
 	var car *carrier
-	if _, files := any(vals).([]*os.File); !files {
+	if _, files := any(vals).([]*os.File); !files && s.fitting(c.fdKind) > 1 {
 		car = new(carrier)
 		defer car.close()
 	}
@@ -172,6 +172,20 @@ func take[T io.Closer](s *fdSet, c conversion[T], each func(*inheritedFD)) ([]T,
 		e.claim(v)
 	})
 	return vals, nil
+}
+
+// fitting counts the unclaimed fds of kind k, up to two: a carrier pays
+// only for a second one. The caller holds the lock.
+func (s *fdSet) fitting(k fdKind) int {
+	n := 0
+	for i := range s.fds {
+		if e := &s.fds[i]; !e.claimed && k.fits(e) {
+			if n++; n == 2 {
+				break
+			}
+		}
+	}
+	return n
 }
 
 // settle calls f for each fd a value was made of in this call, in fd order,

@@ -22,9 +22,7 @@ func processEnviron() environ {
 // close-on-exec to the caller, which holds syscall.ForkLock meanwhile,
 // except on an error, where every inherited fd of the range is marked.
 func inherit(env environ) ([]inheritedFD, error) {
-	var vars lookedUp
-	env.getenv = vars.recording(env.getenv)
-	defer vars.unset()
+	defer unsetEnv()
 	le, err := parseEnv(env)
 	if err != nil || le.n == 0 {
 		return nil, err
@@ -44,14 +42,21 @@ func inheritRange(le listenEnv) ([]inheritedFD, error) {
 	if err := checkRange(le.n); err != nil {
 		return nil, err
 	}
-	names, err := le.names(le.n)
-	if err != nil {
-		return nil, err
+	var names []string // nil: every fd is "unknown"
+	if le.hasNames {
+		var err error
+		if names, err = le.names(le.n); err != nil {
+			return nil, err
+		}
 	}
 	fds := make([]inheritedFD, le.n)
+	var err error
 	for i := range fds {
 		e := &fds[i]
-		e.fd, e.name = int32(firstFD+i), names[i]
+		e.fd, e.name = int32(firstFD+i), defaultName
+		if names != nil {
+			e.name = names[i]
+		}
 		if e.kind, e.class, e.sotype, err = classify(firstFD + i); err != nil {
 			return nil, fmt.Errorf("activation: fd %d: %w", e.fd, err)
 		}
@@ -59,36 +64,12 @@ func inheritRange(le listenEnv) ([]inheritedFD, error) {
 	return fds, nil
 }
 
-// lookedUp remembers which of the protocol's variables parsing found set
-// or unset, so that unsetting them looks each up at most once more.
-type lookedUp struct {
-	known, set [4]bool
-}
-
-var protocolVars = [...]string{envPID, envPIDFDID, envFDs, envFDNames}
-
-// recording wraps getenv to remember what it says of the variables.
-func (l *lookedUp) recording(getenv func(string) (string, bool)) func(string) (string, bool) {
-	return func(key string) (string, bool) {
-		v, ok := getenv(key)
-		for i, k := range protocolVars {
-			if k == key {
-				l.known[i], l.set[i] = true, ok
-			}
-		}
-		return v, ok
-	}
-}
-
-// unset unsets the variables that are set. (Unsetting one that is not
-// costs as much: in a program linked with cgo, the C library's unsetenv
-// walks the whole environment.)
-func (l *lookedUp) unset() {
-	for i, key := range protocolVars {
-		if !l.known[i] {
-			_, l.set[i] = os.LookupEnv(key)
-		}
-		if l.set[i] {
+// unsetEnv unsets the protocol's variables that are set. (Unsetting one
+// that is not costs as much: in a program linked with cgo, the C
+// library's unsetenv walks the whole environment.)
+func unsetEnv() {
+	for _, key := range [...]string{envPID, envPIDFDID, envFDs, envFDNames} {
+		if _, set := os.LookupEnv(key); set {
 			os.Unsetenv(key)
 		}
 	}

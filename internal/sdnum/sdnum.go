@@ -94,6 +94,14 @@ type number struct {
 }
 
 func scan(s string) (number, error) {
+	if v, ok := plainDecimal(s); ok {
+		return number{mag: v, text: s}, nil
+	}
+	return scanAny(s)
+}
+
+// scanAny is scan for any text.
+func scanAny(s string) (number, error) {
 	s = strings.TrimLeft(s, " \t\n\r")
 	base := uint64(0)
 	switch {
@@ -136,6 +144,24 @@ func scan(s string) (number, error) {
 	}
 	n.trailing = i != len(p)
 	return n, nil
+}
+
+// plainDecimal reads the common case, a decimal number of up to 18 digits
+// with no sign, space or leading zero, which every rule above reads as
+// this loop does.
+func plainDecimal(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 18 || s[0] < '1' || s[0] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
 }
 
 // digitValue is the value of c as a digit in bases up to 36, or 36.

@@ -110,3 +110,20 @@ func TestParsePIDReadsPIDsAsParsePID(t *testing.T) {
 		})
 	}
 }
+
+// The decimal fast path reads what the general one reads.
+func FuzzPlainDecimalAgreesWithScan(f *testing.F) {
+	for _, s := range []string{"1", "42", "4242", "999999999999999999", "100000000000000000", "12a", "0", "012", " 1", "1 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := plainDecimal(s)
+		if !ok {
+			return
+		}
+		n, err := scanAny(s)
+		if err != nil || n != (number{mag: v, text: s}) {
+			t.Fatalf("%q: the fast path reads %d, the general one %+v, %v", s, v, n, err)
+		}
+	})
+}
