@@ -39,23 +39,8 @@
 //	                            without LISTEN_* variables
 //	    --now                   Start PROGRAM at once, not at the first
 //	                            connection or datagram
-//	    --restart               Start PROGRAM again when it exits or when
-//	                            socket-activate gets SIGHUP; the sockets stay open
-//	-h, --help                  Show this help and exit
-//	    --version               Print the version and exit
-//	-d, --datagram              Listen on datagram sockets instead of stream sockets
-//	    --seqpacket             Listen on SOCK_SEQPACKET sockets (unix addresses)
-//	-l, --listen=ADDR           Listen on ADDR (repeatable; fds 3, 4, ... in order)
-//	-a, --accept                Accept each connection and start one PROGRAM per
-//	                            connection, with the connection on fd 3
-//	-E, --setenv=VAR[=VALUE]    Pass VAR to PROGRAM (VAR alone copies our value)
-//	    --fdname=NAME[:NAME...] Name the fds in LISTEN_FDNAMES: one name for
-//	                            all, or one per fd (another count is an error)
-//	    --inetd                 Pass the socket as stdin and stdout instead,
-//	                            without LISTEN_* variables
-//	    --now                   Start PROGRAM at once, not at the first
-//	                            connection or datagram
-//	    --restart               Start PROGRAM again when it exits or when
+//	    --restart               Start PROGRAM again when it exits (at the next
+//	                            connection, or at once with --now) or when
 //	                            socket-activate gets SIGHUP; the sockets stay open
 //	    --notify                Give PROGRAM a NOTIFY_SOCKET and be its service
 //	                            manager, as for a systemd Type=notify service:

@@ -853,10 +853,19 @@ func TestHelpDocAndReadmeAgree(t *testing.T) {
 	}
 	// The README's section on socket-activate: its flag table.
 	section, _, _ := strings.Cut(string(readme)[strings.Index(string(readme), "## socket-activate"):], "\n## ")
+	var block strings.Builder
 	for _, line := range strings.Split(strings.TrimSuffix(optionHelp(optionTable), "\n"), "\n") {
+		block.WriteString("//\t" + strings.TrimPrefix(line, "  ") + "\n")
 		if !strings.Contains(string(doc), "//\t"+strings.TrimPrefix(line, "  ")+"\n") {
 			t.Errorf("doc.go lacks the line of --help\n%s", line)
 		}
+	}
+	// The options appear in doc.go once, as one block, in --help's order.
+	if n := strings.Count(string(doc), block.String()); n != 1 {
+		t.Errorf("doc.go holds --help's list of options %d times, want once, whole", n)
+	}
+	if n := strings.Count(string(doc), "//\t-h, --help"); n != 1 {
+		t.Errorf("doc.go lists -h, --help %d times", n)
 	}
 	for _, opt := range optionTable {
 		if opt.alias != "" {

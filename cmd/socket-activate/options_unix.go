@@ -153,7 +153,7 @@ var optionTable = []option{
 		flag: func(o *options) { o.inetd = true }},
 	{long: "now", doc: "Start PROGRAM at once, not at the first\nconnection or datagram",
 		flag: func(o *options) { o.now = true }},
-	{long: "restart", doc: "Start PROGRAM again when it exits or when\nsocket-activate gets SIGHUP; the sockets stay open",
+	{long: "restart", doc: "Start PROGRAM again when it exits (at the next\nconnection, or at once with --now) or when\nsocket-activate gets SIGHUP; the sockets stay open",
 		flag: func(o *options) { o.restart = true }},
 	{long: "notify", doc: "Give PROGRAM a NOTIFY_SOCKET and be its service\nmanager, as for a systemd Type=notify service:\nprint its state as it changes, and keep fds sent\nwith FDSTORE=1 for the next start (an fd that\nhangs up is dropped, unless sent with FDPOLL=0)",
 		flag: func(o *options) { o.notify = true }},
