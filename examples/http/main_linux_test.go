@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -162,6 +165,65 @@ func TestRestartsWithTheStoreLoseNoRequestOnKeptConnections(t *testing.T) {
 	p.Signal(t, syscall.SIGTERM)
 	if code := p.ExitCode(t); code != 0 {
 		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
+	}
+}
+
+// With --all the example serves on every socket it is passed, and says
+// which in the order they were passed: names chosen so that no sorted or
+// map order gives it.
+func TestAllServesEverySocketInTheOrderPassed(t *testing.T) {
+	names := []string{"web", "admin", "metrics"}
+	args := []string{"--now"}
+	for range names {
+		args = append(args, "-l", "127.0.0.1:0")
+	}
+	args = append(args, "--fdname="+strings.Join(names, ":"),
+		"-E", "HTTP_EXAMPLE_TEST_CHILD=1",
+		"-E", "GOCOVERDIR="+t.TempDir(),
+		os.Args[0], "--all")
+	p := restarttest.StartActivator(t, restarttest.ActivatorConfig{
+		Path:    restarttest.BuildActivator(t),
+		Args:    args,
+		Program: os.Args[0],
+		PIDLine: childLine,
+		Timeout: timeout,
+	})
+	listening := p.Output.Wait(t, `^socket-activate: listening on (\S+) \(fd (\d+), name "(\S+)"\)$`, len(names))
+	serving := p.Output.Wait(t, `^serving on (\S+) \((.*)\)$`, len(names))
+
+	client := restarttest.Client(timeout)
+	for i, name := range names {
+		addr := listening[i][1]
+		if fd, got := strconv.Itoa(3+i), listening[i][2]; got != fd || listening[i][3] != name {
+			t.Fatalf("socket-activate passed %s as fd %s named %q, want fd %s named %q", addr, got, listening[i][3], fd, name)
+		}
+		how := fmt.Sprintf("socket-activated, socket %d of %d, named %q", i+1, len(names), name)
+		if serving[i][1] != addr || serving[i][2] != how {
+			t.Errorf("serving line %d: on %s (%s), want on %s (%s)", i+1, serving[i][1], serving[i][2], addr, how)
+		}
+		body, err := restarttest.Get(client, "http://"+addr+"/")
+		if want := "Hello from go-activation: " + how + "\n"; err != nil || string(body) != want {
+			t.Errorf("GET on %s: %q, %v; want %q", name, body, err, want)
+		}
+	}
+
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.ExitCode(t); code != 0 {
+		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
+	}
+}
+
+// Run by hand, --all has nothing to serve and says so.
+func TestAllWithoutSocketsFails(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "--all")
+	cmd.Env = append(os.Environ(), "HTTP_EXAMPLE_TEST_CHILD=1", "GOCOVERDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("--all without sockets: %v, want exit status 1; output:\n%s", err, out)
+	}
+	if want := "--all: no listening socket was passed\n"; !strings.HasSuffix(string(out), want) {
+		t.Errorf("--all without sockets wrote %q, want it to end with %q", out, want)
 	}
 }
 
