@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,6 +24,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/go-activation/activation/bench/internal/machine"
 )
 
 // config holds the knobs of one run.
@@ -496,7 +497,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
 func writeReport(w *bytes.Buffer, cfg config, rs []*result, took time.Duration) {
-	date, goVersion, kernel, cpu := machine()
+	date, goVersion, kernel, cpu := machine.Describe()
 	fmt.Fprintf(w, "# Restarts under keep-alive load: hand-over against close\n\n")
 	fmt.Fprintf(w, "%s, %s, %s, %s. %d clients keeping their connections send POSTs with a %d-byte body; %d restarts (SIGHUP) per mode, %v of load before each and after the last; the run took %v.\n\n",
 		date, goVersion, kernel, cpu, cfg.clients, cfg.body, cfg.restarts, cfg.interval, took.Round(time.Second))
@@ -571,35 +572,4 @@ func errorsText(m map[string]int) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
-}
-
-// machine describes where the run happened.
-func machine() (date, goVersion, kernel, cpu string) {
-	date = time.Now().UTC().Format("2006-01-02 15:04 UTC")
-	goVersion = runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
-	var u syscall.Utsname
-	if syscall.Uname(&u) == nil {
-		kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:])
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	cpu += fmt.Sprintf(" (%d CPUs visible)", runtime.NumCPU())
-	return date, goVersion, kernel, cpu
-}
-
-func utsString[T int8 | uint8](b []T) string {
-	var s []byte
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }

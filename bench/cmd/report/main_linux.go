@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -220,35 +219,4 @@ func raiseNoFile() error {
 		return os.NewSyscallError("setrlimit", err)
 	}
 	return nil
-}
-
-// machine describes where the run happened.
-func machine() (date, goVersion, kernel, cpu string) {
-	date = time.Now().UTC().Format("2006-01-02 15:04 UTC")
-	goVersion = runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
-	var u syscall.Utsname
-	if syscall.Uname(&u) == nil {
-		kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:])
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	cpu += fmt.Sprintf(" (%d CPUs visible)", runtime.NumCPU())
-	return date, goVersion, kernel, cpu
-}
-
-func utsString[T int8 | uint8](b []T) string {
-	var s []byte
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/go-activation/activation/bench/internal/machine"
 )
 
 // target is one line of the targets table.
@@ -19,7 +21,7 @@ type target struct {
 }
 
 func writeReport(w *bytes.Buffer, cfg config, r *results, took time.Duration) {
-	date, goVersion, kernel, cpu := machine()
+	date, goVersion, kernel, cpu := machine.Describe()
 	fmt.Fprintf(w, "# Socket activation: github.com/go-activation/activation vs go-systemd v22.7.0\n\n")
 	fmt.Fprintf(w, "- date: %s\n- go: %s\n- kernel: %s\n- CPU: %s\n", date, goVersion, kernel, cpu)
 	fmt.Fprintf(w, "- command: `go run ./cmd/report %s` (run time %v)\n\n", strings.Join(os.Args[1:], " "), took.Round(time.Second))
