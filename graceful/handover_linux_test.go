@@ -1,7 +1,6 @@
 package graceful_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -78,17 +77,7 @@ func TestARequestSentDuringAHandlerIsAnsweredBeforeTheHandOver(t *testing.T) {
 	await(t, l.closed, "close of the listener")
 	close(release)
 
-	r := bufio.NewReader(c)
-	for _, path := range []string{"/a", "/b"} {
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("response to %s: %v", path, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || string(body) != path {
-			t.Errorf("response to %s: %q, %v", path, body, err)
-		}
-	}
+	wantPathsEchoed(t, c, "/a", "/b")
 	stored := m.wantStored(l, 1)
 	if err := await(t, done, "return of Serve"); err != nil {
 		t.Errorf("Serve: %v", err)

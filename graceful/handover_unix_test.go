@@ -189,6 +189,23 @@ func fileConn(t *testing.T, f *os.File) net.Conn {
 // connection; a client does not retry such a request.
 const post = "POST /next HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello again"
 
+// wantPathsEchoed reads one response per path from c, in order, and
+// checks that each body is its path, as the handlers of these tests answer.
+func wantPathsEchoed(t *testing.T, c net.Conn, paths ...string) {
+	t.Helper()
+	r := bufio.NewReader(c)
+	for _, path := range paths {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("response to %s: %v", path, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != path {
+			t.Errorf("response to %s: %q, %v", path, body, err)
+		}
+	}
+}
+
 // continueOnStored plays the next process on the stored socket f: it must
 // read exactly what the client sends on c after the hand-over, and its
 // answer must reach the client.
@@ -338,17 +355,7 @@ func TestPipelinedRequestsAreAnsweredBeforeTheHandOver(t *testing.T) {
 	await(t, l.closed, "close of the listener")
 	close(release)
 
-	r := bufio.NewReader(c)
-	for _, path := range []string{"/a", "/b"} {
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("response to %s: %v", path, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || string(body) != path {
-			t.Errorf("response to %s: %q, %v", path, body, err)
-		}
-	}
+	wantPathsEchoed(t, c, "/a", "/b")
 	stored := m.wantStored(l, 1)
 	if err := await(t, done, "return of Serve"); err != nil {
 		t.Errorf("Serve: %v", err)
