@@ -67,30 +67,8 @@ func TestRestartsUnderLoadLoseNoRequest(t *testing.T) {
 	client := restarttest.Client(timeout)
 	url := "http://" + addr + "/"
 	l := restarttest.StartLoad(t, loadConfig, func(int, int) (int, error) { return 0, get(client, url) })
-	// Socket-activate starts a server once the one before has exited, so
-	// the answers counted after a server's start line are, but for the
-	// odd one still being recorded, its own.
-	for r := 1; r <= restarts+1; r++ {
-		since := l.Answered()
-		l.WaitFor(t, fmt.Sprintf("%d requests answered by server %d", perServer, r), func() bool {
-			return l.Answered() >= since+perServer
-		})
-		if r <= restarts {
-			p.Signal(t, syscall.SIGHUP)
-			p.Output.Wait(t, servingLine, r+1)
-		}
-	}
-	l.Halt()
-
-	t.Logf("%d requests, %d failed, %d restarts", l.Requests(), l.Failed(), restarts)
-	if err := l.Err(); err != nil {
-		t.Error(err)
-	}
-
-	p.Signal(t, syscall.SIGTERM)
-	if code := p.ExitCode(t); code != 0 {
-		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
-	}
+	restartUnderLoad(t, p, l)
+	stopActivator(t, p)
 	// The whole story, in order: each server starts, serves, and stops
 	// without a word.
 	serving := `serving on ` + addr + ` (socket-activated, fd 3 named "web")`
@@ -147,25 +125,8 @@ func TestRestartsWithTheStoreLoseNoRequestOnKeptConnections(t *testing.T) {
 		}
 		return 0, err
 	})
-	for r := 1; r <= restarts+1; r++ {
-		since := l.Answered()
-		l.WaitFor(t, fmt.Sprintf("%d requests answered by server %d", perServer, r), func() bool {
-			return l.Answered() >= since+perServer
-		})
-		if r <= restarts {
-			p.Signal(t, syscall.SIGHUP)
-			p.Output.Wait(t, servingLine, r+1)
-		}
-	}
-	l.Halt()
-	t.Logf("%d requests, %d failed, %d restarts", l.Requests(), l.Failed(), restarts)
-	if err := l.Err(); err != nil {
-		t.Error(err)
-	}
-	p.Signal(t, syscall.SIGTERM)
-	if code := p.ExitCode(t); code != 0 {
-		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
-	}
+	restartUnderLoad(t, p, l)
+	stopActivator(t, p)
 }
 
 // With --all the example serves on every socket it is passed, and says
@@ -207,10 +168,7 @@ func TestAllServesEverySocketInTheOrderPassed(t *testing.T) {
 		}
 	}
 
-	p.Signal(t, syscall.SIGTERM)
-	if code := p.ExitCode(t); code != 0 {
-		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
-	}
+	stopActivator(t, p)
 }
 
 // Run by hand, --all has nothing to serve and says so.
@@ -224,6 +182,41 @@ func TestAllWithoutSocketsFails(t *testing.T) {
 	}
 	if want := "--all: no listening socket was passed\n"; !strings.HasSuffix(string(out), want) {
 		t.Errorf("--all without sockets wrote %q, want it to end with %q", out, want)
+	}
+}
+
+// restartUnderLoad restarts the server under p restarts times with SIGHUP
+// while l runs, letting each server answer perServer requests first, then
+// halts the load and fails the test if a request failed.
+func restartUnderLoad(t *testing.T, p *restarttest.Activator, l *restarttest.Load) {
+	t.Helper()
+	// Socket-activate starts a server once the one before has exited, so
+	// the answers counted after a server's start line are, but for the
+	// odd one still being recorded, its own.
+	for r := 1; r <= restarts+1; r++ {
+		since := l.Answered()
+		l.WaitFor(t, fmt.Sprintf("%d requests answered by server %d", perServer, r), func() bool {
+			return l.Answered() >= since+perServer
+		})
+		if r <= restarts {
+			p.Signal(t, syscall.SIGHUP)
+			p.Output.Wait(t, servingLine, r+1)
+		}
+	}
+	l.Halt()
+	t.Logf("%d requests, %d failed, %d restarts", l.Requests(), l.Failed(), restarts)
+	if err := l.Err(); err != nil {
+		t.Error(err)
+	}
+}
+
+// stopActivator stops socket-activate with SIGTERM, which it passes to the
+// server, and wants the server's status 0.
+func stopActivator(t *testing.T, p *restarttest.Activator) {
+	t.Helper()
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.ExitCode(t); code != 0 {
+		t.Errorf("socket-activate exited with status %d after SIGTERM, want the server's 0", code)
 	}
 }
 
