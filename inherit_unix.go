@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/go-activation/activation/internal/cloexec"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,9 @@ func inherit(env environ) ([]inheritedFD, error) {
 	}
 	fds, err := inheritRange(le)
 	if err != nil {
-		markRange(le.n)
+		// None of the range may reach a child: the fds that are open and
+		// not close-on-exec were inherited.
+		cloexec.MarkRange(firstFD, firstFD+le.n-1)
 		return nil, err
 	}
 	return fds, nil
@@ -97,50 +100,6 @@ func checkRange(n int) error {
 		}
 	}
 	return nil
-}
-
-// markRange marks every inherited fd of 3 … 3+n-1 close-on-exec after a
-// failed first call, so that none reaches a child: the fds that are open
-// and not close-on-exec. An fd that is close-on-exec already is not
-// inherited and needs nothing; one that is not open is not touched.
-func markRange(n int) {
-	last := firstFD + n - 1
-	if closeRangeCloexec(firstFD, last) {
-		return
-	}
-	if fds, ok := openFDs(); ok {
-		for _, fd := range fds {
-			if fd >= firstFD && fd <= last {
-				markIfInherited(fd)
-			}
-		}
-		return
-	}
-	if limit := fdLimit(); last > limit {
-		last = limit
-	}
-	for fd := firstFD; fd <= last; fd++ {
-		markIfInherited(fd)
-	}
-}
-
-// markIfInherited sets FD_CLOEXEC on fd if it is open without it.
-func markIfInherited(fd int) {
-	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-		unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
-	}
-}
-
-// fdLimit is the highest fd this process can hold: one below its
-// RLIMIT_NOFILE (the Go runtime raises the soft limit to the hard one at
-// start), at most 1<<20.
-func fdLimit() int {
-	const most = 1 << 20
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > most {
-		return most
-	}
-	return int(rl.Cur) - 1
 }
 
 // markCloseOnExec sets FD_CLOEXEC on an inherited fd, known to be open

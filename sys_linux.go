@@ -107,36 +107,6 @@ func isMessageQueue(fd int) bool {
 	return errno == 0
 }
 
-// closeRangeCloexecFlag is CLOSE_RANGE_CLOEXEC (Linux 5.11).
-const closeRangeCloexecFlag = 1 << 2
-
-// closeRangeCloexec sets FD_CLOEXEC on every open fd from first to last
-// in one system call (close_range, Linux 5.11); it reports false where
-// the kernel cannot.
-func closeRangeCloexec(first, last int) bool {
-	return unix.CloseRange(uint(first), uint(last), closeRangeCloexecFlag) == nil
-}
-
-// openFDs lists the open fds of this process, from /proc/self/fd.
-func openFDs() ([]int, bool) {
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		return nil, false
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, false
-	}
-	fds := make([]int, 0, len(names))
-	for _, name := range names {
-		if fd, err := strconv.Atoi(name); err == nil && fd != int(d.Fd()) {
-			fds = append(fds, fd)
-		}
-	}
-	return fds, true
-}
-
 // unnamed gives an unnamed unix socket (one end of a socketpair, an
 // unbound socket) an empty name: Go's system call package reads the
 // empty address Linux returns for it as the abstract name "@".

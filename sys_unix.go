@@ -56,13 +56,6 @@ func ownPidfdID() (uint64, bool) { return 0, false }
 // isMessageQueue reports false: POSIX message queues are not files here.
 func isMessageQueue(fd int) bool { return false }
 
-// closeRangeCloexec reports false: the fds are marked one by one.
-func closeRangeCloexec(first, last int) bool { return false }
-
-// openFDs reports false: no list of the open fds is complete here (the
-// BSDs show /dev/fd complete only with fdescfs mounted).
-func openFDs() ([]int, bool) { return nil, false }
-
 // unnamed returns a as it is: here an unnamed unix socket's name is empty.
 func unnamed(fd int, peer bool, a net.Addr) net.Addr { return a }
 

@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,12 +11,6 @@ import (
 // abstractSockets tells whether unix socket names starting with "@" are
 // abstract: on Linux only.
 const abstractSockets = true
-
-// markAllCloseOnExec marks every fd from 3 up close-on-exec with one
-// close_range(2), and reports false where the kernel is older than 5.11.
-func markAllCloseOnExec() bool {
-	return unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil
-}
 
 // unixPeerCred returns the process and user of the peer of the unix
 // connection fd, as systemd-socket-activate prints them.

@@ -6,10 +6,6 @@ package main
 // abstract: on Linux only.
 const abstractSockets = false
 
-// markAllCloseOnExec reports false: close_range(CLOSE_RANGE_CLOEXEC) is
-// Linux's here.
-func markAllCloseOnExec() bool { return false }
-
 // unixPeerCred returns "n/a": which process is the peer of a unix
 // connection is told here only on Linux, where systemd-socket-activate
 // prints it.
