@@ -200,7 +200,7 @@ func ListenPacket(network, address string) (net.PacketConn, error) {
 // StdinInfo describes standard input without taking it: its kind and, for
 // a socket, its network, whether it listens, and its addresses. Its FD is
 // 0 and its Name "stdin"; Claimed reports whether a Stdin function took
-// it.
+// it, after which standard input is /dev/null, and described as such.
 func StdinInfo() (Info, error) {
 	return stdinInfo()
 }

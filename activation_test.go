@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -334,8 +335,15 @@ func TestConnsNamedClosesAStoredConnectionWhosePeerIsGone(t *testing.T) {
 		{Call: "ConnsNamed kept", Items: []string{live.desc}},
 		{Call: "Files"},
 	}, r.Calls)
-	if len(r.Inherited) != 2 || !strings.HasPrefix(r.Inherited[0], `fd 3 "kept": `) || !strings.HasSuffix(r.Inherited[0], ", claimed") {
-		t.Errorf("Inherited: %q; want fd 3 claimed", r.Inherited)
+	// Described while it was still open: a TCP socket, with no peer.
+	sa, err := unix.Getsockname(int(gone.file.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in4 := sa.(*unix.SockaddrInet4)
+	wantGone := fmt.Sprintf(`fd 3 "kept": tcp socket on %s, claimed`, netip.AddrPortFrom(netip.AddrFrom4(in4.Addr), uint16(in4.Port)))
+	if len(r.Inherited) != 2 || r.Inherited[0] != wantGone {
+		t.Errorf("Inherited: %q; want first %q", r.Inherited, wantGone)
 	}
 	if r.FDsHeld != r.FDsBefore-1 {
 		t.Errorf("open fds: %d before the calls, %d holding the one live connection; want the dead one closed", r.FDsBefore, r.FDsHeld)

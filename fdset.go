@@ -260,6 +260,7 @@ func carried[T io.Closer](e *inheritedFD, convert converter[T], c *carrier) (T, 
 // drop closes what the package holds of e and claims it with nothing to
 // hand out: a stored connection whose peer is gone.
 func (e *inheritedFD) drop() {
+	describe(e) // while its fd is open, for Inherited
 	switch {
 	case e.parked != nil:
 		e.parked.Close()

@@ -38,7 +38,7 @@ func TestStdinConnTakesTheConnectionOnStandardInputAndOutput(t *testing.T) {
 	cmd := childCommand(childProc{
 		scenario: "calls",
 		env:      []string{reportEnv + "=" + filepath.Join(t.TempDir(), "report")},
-		calls:    []call{stdinInfoCall(), stdinListenerCall(), stdinConnCall(), stdinConnCall()},
+		calls:    []call{stdinInfoCall(), stdinListenerCall(), stdinConnCall(), stdinConnCall(), stdinInfoCall()},
 	})
 	cmd.Stdin, cmd.Stdout = child, child
 	r := runCmd(t, "calls", cmd)
@@ -47,6 +47,7 @@ func TestStdinConnTakesTheConnectionOnStandardInputAndOutput(t *testing.T) {
 		{Call: "StdinListener", Err: `activation: standard input is not a listener: fd 0 "stdin": unix connection on (unnamed) from (unnamed)`},
 		{Call: "StdinConn", Items: []string{"*net.UnixConn unix @"}},
 		{Call: "StdinConn", Err: "activation: standard input was taken already"},
+		{Call: "StdinInfo", Items: []string{`fd 0 "stdin": character device, claimed`}},
 	}, r.Calls)
 	diff(t, "problems using the values", []string(nil), r.Serve)
 	diff(t, "what fds 0 and 1 name once the connection is taken", []string{"/dev/null", "/dev/null"}, r.Stdio)

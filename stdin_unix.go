@@ -36,9 +36,7 @@ func stdinInfo() (Info, error) {
 		return Info{}, err
 	}
 	e.claimed = stdin.claimed
-	info := e.info()
-	info.Claimed = stdin.claimed
-	return info, nil
+	return e.info(), nil
 }
 
 // takeStdin converts standard input with c if it is of c's kind, and
