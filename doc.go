@@ -23,16 +23,19 @@
 // every fd when LISTEN_FDNAMES is absent. Variables meant for another
 // process give nothing and no error, and their fds are not touched. A
 // malformed environment gives an error that names the variable and quotes
-// its value; every later call returns the same error. A call that fails on
-// its own arguments (TLSListeners with a nil config, Listen with an unknown
-// network) still does this first reading. Afterwards LISTEN_PID,
+// its value; every later call returns the same error (but the Stdin
+// functions and "fd:0", which do not depend on the variables). A call that
+// fails on its own arguments (TLSListeners with a nil config, Listen with
+// an unknown network) still does this first reading. Afterwards LISTEN_PID,
 // LISTEN_PIDFDID, LISTEN_FDS and LISTEN_FDNAMES are unset, on every path,
 // and every inherited fd that the first call does not close is marked
 // close-on-exec, so nothing leaks into child processes (that call holds
 // syscall.ForkLock for reading until then, as the standard library does
-// while it makes fds). When the first call fails, every inherited fd of
-// the range is marked, including those after the fd it failed on, where
-// libsystemd stops; nothing else is touched.
+// while it makes fds). When the first call fails with LISTEN_PID and
+// LISTEN_FDS this process's and valid, every open fd of their range is
+// marked: those after the fd it failed on too, where libsystemd stops, and
+// all of them when LISTEN_FDNAMES or LISTEN_PIDFDID is malformed, where
+// libsystemd marks none. No fd outside the range is touched.
 //
 // # Which fds are the manager's
 //
@@ -44,9 +47,12 @@
 // is not open or one this process opened; the first call checks every fd
 // of the range, in order, and the first such fd ends it with an error
 // that names the fd, as libsystemd reports EBADF for an fd that is not
-// open. No fd this process opened is listed, returned or closed, wherever
-// it sits in the range, and the work done and memory used follow the fds
-// really open, whatever LISTEN_FDS claims. The rule has one consequence:
+// open. No fd this process opened close-on-exec, as Go opens every fd, is
+// listed, returned or closed, wherever it sits in the range, and the work
+// done and memory used follow the fds really open, whatever LISTEN_FDS
+// claims. (An fd the program opens without close-on-exec, through dup(2)
+// or cgo, cannot be told from an inherited one: one in the range is taken
+// as the manager's.) The rule has one consequence:
 // if other code marked the inherited fds close-on-exec before this
 // package's first call (libsystemd's sd_listen_fds(0), or go-systemd's
 // Files(false), both keep the variables set), the first call reports the

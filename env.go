@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,52 +52,59 @@ type listenEnv struct {
 // malformed value is an error even when the variables are another
 // process's; parseEnv checks the escapes in that place but splits nothing,
 // so a value meant for another process costs no memory.
+//
+// A malformed LISTEN_FDNAMES or LISTEN_PIDFDID is the error returned, as
+// libsystemd returns it, but parseEnv still reads LISTEN_PID and
+// LISTEN_FDS: when they are this process's and valid, the result's n is
+// their count along with the error, so that the caller can mark the fds
+// close-on-exec (libsystemd leaves them inheritable).
 func parseEnv(env environ) (listenEnv, error) {
 	le := listenEnv{errnos: env.errnos}
+	var malformed error // of LISTEN_FDNAMES or LISTEN_PIDFDID
 	if raw, ok := env.getenv(envFDNames); ok {
 		if err := checkEscapes(raw); err != nil {
-			return listenEnv{}, envError(envFDNames, raw, parseError{env.errnos.invalid, err.Error()})
+			malformed = envError(envFDNames, raw, parseError{env.errnos.invalid, err.Error()})
 		}
 		le.rawNames, le.hasNames = raw, true
 	}
 
 	rawPID, ok := env.getenv(envPID)
 	if !ok {
-		return listenEnv{}, nil
+		return listenEnv{}, malformed
 	}
 	pid, err := sdnum.ParsePID(rawPID)
 	if err != nil {
-		return listenEnv{}, envError(envPID, rawPID, env.errnos.of(err))
+		return listenEnv{}, cmp.Or(malformed, envError(envPID, rawPID, env.errnos.of(err)))
 	}
 	if pid != env.pid {
-		return listenEnv{}, nil
+		return listenEnv{}, malformed
 	}
 
 	if rawID, ok := env.getenv(envPIDFDID); ok {
 		id, err := sdnum.ParseUint64(rawID)
-		if err != nil {
-			return listenEnv{}, envError(envPIDFDID, rawID, env.errnos.of(err))
-		}
-		if env.pidfdID != nil {
+		switch {
+		case err != nil:
+			malformed = cmp.Or(malformed, envError(envPIDFDID, rawID, env.errnos.of(err)))
+		case env.pidfdID != nil:
 			if own, known := env.pidfdID(); known && own != id {
-				return listenEnv{}, nil
+				return listenEnv{}, malformed
 			}
 		}
 	}
 
 	rawFDs, ok := env.getenv(envFDs)
 	if !ok {
-		return listenEnv{}, nil
+		return listenEnv{}, malformed
 	}
 	n, err := sdnum.ParseInt(rawFDs)
 	if err != nil {
-		return listenEnv{}, envError(envFDs, rawFDs, env.errnos.of(err))
+		return listenEnv{}, cmp.Or(malformed, envError(envFDs, rawFDs, env.errnos.of(err)))
 	}
 	if n <= 0 || n > maxFDs {
-		return listenEnv{}, envError(envFDs, rawFDs, parseError{env.errnos.invalid, fmt.Sprintf("not between 1 and %d", maxFDs)})
+		return listenEnv{}, cmp.Or(malformed, envError(envFDs, rawFDs, parseError{env.errnos.invalid, fmt.Sprintf("not between 1 and %d", maxFDs)}))
 	}
 	le.n = n
-	return le, nil
+	return le, malformed
 }
 
 // names returns the names of the n fds: LISTEN_FDNAMES split, or "unknown"

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,6 +109,17 @@ func TestSameAnswersAsLibsystemd(t *testing.T) {
 		if c.gap >= 0 && strings.HasPrefix(want, "result -9\n") {
 			want = markedAfterGap(want, c.fds, c.gap, c.pass)
 		}
+		if c.names != "unset" && strings.HasPrefix(want, "result -") {
+			// The second deliberate difference: whatever LISTEN_FDNAMES
+			// holds, the fds end as they would without it.
+			plain := runReference(t, ref, slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+				return strings.HasPrefix(kv, "LISTEN_FDNAMES=")
+			}), files)
+			if c.gap >= 0 && strings.HasPrefix(plain, "result -9\n") {
+				plain = markedAfterGap(plain, c.fds, c.gap, c.pass)
+			}
+			want = withFlagsOf(want, plain)
+		}
 		got := runReference(t, refgo, env, files)
 		if got != want {
 			mismatches++
@@ -123,7 +135,7 @@ func TestSameAnswersAsLibsystemd(t *testing.T) {
 	}
 }
 
-// markedAfterGap is libsystemd's report with the one deliberate
+// markedAfterGap is libsystemd's report with the first deliberate
 // difference: libsystemd stops marking fds close-on-exec at the first fd
 // of the range that is not open, which leaves the inherited fds after it
 // to every child; this package marks every open inherited fd of the
@@ -139,6 +151,24 @@ func markedAfterGap(report, fds string, gap, pass int) string {
 		report = strings.Replace(report, fmt.Sprintf("cloexec %d 0\n", fd), fmt.Sprintf("cloexec %d 1\n", fd), 1)
 	}
 	return report
+}
+
+// withFlagsOf is report with the close-on-exec lines of other: libsystemd
+// reads LISTEN_FDNAMES first and returns at a malformed value without
+// marking the fds, which leaves them to every child; this package marks
+// them when LISTEN_PID and LISTEN_FDS are this process's and valid, as it
+// does when the names are absent.
+func withFlagsOf(report, other string) string {
+	keep := func(s string, flags bool) []string {
+		var lines []string
+		for _, l := range strings.SplitAfter(s, "\n") {
+			if strings.HasPrefix(l, "cloexec ") == flags {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	return strings.Join(append(keep(report, false), keep(other, true)...), "")
 }
 
 const firstFD = 3

@@ -40,9 +40,9 @@ func TestHostileEnvironmentsFailFastAndTouchNothing(t *testing.T) {
 		{"a garbled LISTEN_PID is refused", 1,
 			[]string{"LISTEN_PID=12abc", "LISTEN_FDS=1"},
 			want{err: `activation: LISTEN_PID="12abc": not a number`, openAfter: []int{3}}},
-		{"a lone trailing backslash in the names is refused", 1,
+		{"a lone trailing backslash in the names is refused after marking the fds", 1,
 			[]string{"LISTEN_PID=self", "LISTEN_FDS=1", `LISTEN_FDNAMES=web\`},
-			want{err: `activation: LISTEN_FDNAMES="web\\": ends in a lone backslash`, openAfter: []int{3}}},
+			want{err: `activation: LISTEN_FDNAMES="web\\": ends in a lone backslash`, openAfter: []int{3}, cloexecOn3: true}},
 		{"fewer names than fds is refused after marking the fds", 1,
 			[]string{"LISTEN_PID=self", "LISTEN_FDS=1", "LISTEN_FDNAMES=a:b"},
 			want{err: `activation: LISTEN_FDNAMES="a:b": names 2 fds but LISTEN_FDS is 1`, openAfter: []int{3}, cloexecOn3: true}},
@@ -208,6 +208,14 @@ func TestNothingInheritableStaysAfterAnError(t *testing.T) {
 			[]string{"LISTEN_PID=self", "LISTEN_FDS=3", "LISTEN_FDNAMES=a:b"}, `activation: LISTEN_FDNAMES="a:b": names 2 fds but LISTEN_FDS is 3`, nil},
 		{"a malformed count touches no fd", 3, 0,
 			[]string{"LISTEN_PID=self", "LISTEN_FDS=3x"}, `activation: LISTEN_FDS="3x": not a number`, []int{3, 4, 5}},
+		{"every fd is marked when a name ends in a lone backslash", 3, 0,
+			[]string{"LISTEN_PID=self", "LISTEN_FDS=3", `LISTEN_FDNAMES=a:b:c\`}, `activation: LISTEN_FDNAMES="a:b:c\\": ends in a lone backslash`, nil},
+		{"every fd is marked when LISTEN_PIDFDID is malformed", 3, 0,
+			[]string{"LISTEN_PID=self", "LISTEN_FDS=3", "LISTEN_PIDFDID=12x"}, `activation: LISTEN_PIDFDID="12x": not a number`, nil},
+		{"malformed names for another process touch no fd", 3, 0,
+			[]string{"LISTEN_PID=1", "LISTEN_FDS=3", `LISTEN_FDNAMES=a\`}, `activation: LISTEN_FDNAMES="a\\": ends in a lone backslash`, []int{3, 4, 5}},
+		{"malformed names with a malformed count touch no fd", 3, 0,
+			[]string{"LISTEN_PID=self", "LISTEN_FDS=3x", `LISTEN_FDNAMES=a\`}, `activation: LISTEN_FDNAMES="a\\": ends in a lone backslash`, []int{3, 4, 5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

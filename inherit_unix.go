@@ -25,17 +25,19 @@ func processEnviron() environ {
 func inherit(env environ) ([]inheritedFD, error) {
 	defer unsetEnv()
 	le, err := parseEnv(env)
-	if err != nil || le.n == 0 {
-		return nil, err
+	if err == nil && le.n > 0 {
+		var fds []inheritedFD
+		if fds, err = inheritRange(le); err == nil {
+			return fds, nil
+		}
 	}
-	fds, err := inheritRange(le)
-	if err != nil {
-		// None of the range may reach a child: the fds that are open and
-		// not close-on-exec were inherited.
+	if le.n > 0 {
+		// The range is this process's and the call failed: none of it may
+		// reach a child. The fds that are open and not close-on-exec were
+		// inherited.
 		cloexec.MarkRange(firstFD, firstFD+le.n-1)
-		return nil, err
 	}
-	return fds, nil
+	return nil, err
 }
 
 // inheritRange checks, names and classifies fds 3 … 3+n-1. Nothing is
