@@ -31,7 +31,10 @@ var process struct {
 // reading from then until the fds that f has not closed are marked
 // close-on-exec, as the standard library does while it makes an fd that
 // is not yet close-on-exec: so no child can inherit them, and an fd that f
-// converts and closes at once needs no marking of its own.
+// converts and closes at once needs no marking of its own. Where
+// duplicating an fd takes syscall.ForkLock itself (AIX), as f's
+// conversions do, the first call marks the fds and lets ForkLock go
+// before f instead.
 //
 // The first call takes the set's lock inside the once, before any other
 // call can: a call that held the lock while the first waited for it, with
@@ -45,9 +48,18 @@ func withFDs(f func(*fdSet) error) (bool, error) {
 		holdForks()
 		s.mu.Lock()
 		s.fds, process.err = inherit(processEnviron())
+		if dupTakesForkLock {
+			// The conversions would take syscall.ForkLock again, which
+			// deadlocks with an os/exec waiting to fork: mark the fds
+			// now, and let forks go on.
+			s.markHeld()
+			releaseForks()
+		}
 	})
 	if first {
-		defer releaseForks()
+		if !dupTakesForkLock {
+			defer releaseForks()
+		}
 		defer s.mu.Unlock()
 	}
 	if len(s.fds) == 0 {

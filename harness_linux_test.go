@@ -3,6 +3,8 @@ package activation_test
 import (
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -52,3 +54,23 @@ const (
 	ipprotoUDPLite = 136 // IPPROTO_UDPLITE
 	ipprotoMPTCP   = 262 // IPPROTO_MPTCP
 )
+
+// readmeNumber returns the number that the first match of re, with one
+// group of digits, finds in README.md, so that a test can check a figure
+// the README quotes from it.
+func readmeNumber(t *testing.T, re string) int {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(re).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("README.md has no %q", re)
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -1038,24 +1037,4 @@ func nonBlockingFileOf(t *testing.T, c syscall.Conn) *os.File {
 func isNonBlocking(fd int) bool {
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	return err == nil && flags&unix.O_NONBLOCK != 0
-}
-
-// readmeNumber returns the number that the first match of re, with one
-// group of digits, finds in README.md, so that a test can check a figure
-// the README quotes from it.
-func readmeNumber(t *testing.T, re string) int {
-	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(re).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("README.md has no %q", re)
-	}
-	n, err := strconv.Atoi(string(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

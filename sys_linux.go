@@ -60,6 +60,10 @@ func closeFD(fd int) error {
 	return nil
 }
 
+// dupTakesForkLock: Linux has F_DUPFD_CLOEXEC, so duplicating an fd
+// close-on-exec takes no lock.
+const dupTakesForkLock = false
+
 // dupCloseOnExec duplicates fd, close-on-exec from the start.
 func dupCloseOnExec(fd int) (int, error) {
 	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)

@@ -18,6 +18,9 @@ func closeFD(int) error { return errors.ErrUnsupported }
 
 func dupCloseOnExec(int) (int, error) { return -1, errors.ErrUnsupported }
 
+// dupTakesForkLock: nothing is duplicated here.
+const dupTakesForkLock = false
+
 // haveDupOnto: this system has no dup3, so no carrier is used.
 const haveDupOnto = false
 

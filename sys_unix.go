@@ -32,9 +32,17 @@ const haveDupOnto = false
 
 func dupOnto(from, to int) error { return errors.ErrUnsupported }
 
-// dupCloseOnExec duplicates fd and marks the copy close-on-exec, holding
-// syscall.ForkLock between the two as AIX has no F_DUPFD_CLOEXEC.
+// dupTakesForkLock: duplicating an fd close-on-exec takes syscall.ForkLock
+// where there is no F_DUPFD_CLOEXEC (AIX), in the net package as here.
+const dupTakesForkLock = syscall.F_DUPFD_CLOEXEC == 0
+
+// dupCloseOnExec duplicates fd, close-on-exec from the start where the
+// system can (F_DUPFD_CLOEXEC); else it marks the copy, holding
+// syscall.ForkLock between the two.
 func dupCloseOnExec(fd int) (int, error) {
+	if !dupTakesForkLock {
+		return unix.FcntlInt(uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	}
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
 	nfd, err := syscall.Dup(fd)
