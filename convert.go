@@ -127,11 +127,12 @@ func conversionError(e *inheritedFD, as string, err error) error {
 	describe(e)
 	switch e.network() {
 	case "tcp", "tcp6", "udp", "udp6", "unix", "unixgram", "unixpacket":
-		// The net package names the *os.File it was given, which may be
-		// a carrier named after another fd; the message names e.
+		// The net package's error names the *os.File it was given, which
+		// may be a carrier named after another fd, in "file file+net
+		// NAME: cause"; the message names e, then the cause.
 		var oe *net.OpError
 		if errors.As(err, &oe) && oe.Op == "file" {
-			oe.Addr = nil
+			err = oe.Err
 		}
 		return fmt.Errorf("activation: fd %d (%q) as a %s: %w", e.fd, e.name, as, err)
 	}

@@ -13,7 +13,8 @@ import (
 
 // The system calls the first call makes for every inherited fd, made
 // without telling the scheduler (raw), which roughly halves their cost in
-// user space. None of them can block: they read or set a flag, or drop an
+// user space. None of them can block: they read a flag or a socket option,
+// or duplicate or close an fd whose socket another fd holds.
 
 // fdFlags returns fd's flags (F_GETFD).
 func fdFlags(fd int) (int, error) {
@@ -52,7 +53,8 @@ func dupOnto(from, to int) error {
 }
 
 // closeFD closes an inherited fd whose socket a value of the package
-// holds through another fd, so that close does not block.
+// holds through another fd, or a stored connection whose peer is gone,
+// which has nothing left to send: close does not block on either.
 func closeFD(fd int) error {
 	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0); e != 0 {
 		return os.NewSyscallError("close", e)
@@ -133,8 +135,9 @@ func unnamed(fd int, peer bool, a net.Addr) net.Addr {
 }
 
 // socketBoundTo reports whether the unix socket whose inode number is sock
-// is bound to the file of device wantDev and inode wantIno, asking the kernel's sock_diag interface for the device and inode
-// of the file the socket was bound to, as ss(8) does. known is false when
+// is bound to the file of device wantDev and inode wantIno, asking the
+// kernel's sock_diag interface for the device and inode of the file the
+// socket was bound to, as ss(8) does. known is false when
 // the kernel does not answer (no unix_diag, a sandbox, a socket that is
 // gone), or when its device number for the file is not stat's.
 func socketBoundTo(sock, wantDev, wantIno uint64) (match, known bool) {
