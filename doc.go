@@ -21,7 +21,9 @@
 // sd_listen_fds_with_names(1, …) reads it: the same number syntax, the same
 // order of checks, LISTEN_PIDFDID on Linux, and "unknown" as the name of
 // every fd when LISTEN_FDNAMES is absent. Variables meant for another
-// process give nothing and no error, and their fds are not touched. A
+// process give nothing and no error (but for a LISTEN_FDNAMES ending in a
+// lone backslash, which libsystemd refuses before it looks at
+// LISTEN_PID), and their fds are not touched. A
 // malformed environment gives an error that names the variable and quotes
 // its value; every later call returns the same error (but the Stdin
 // functions and "fd:0", which do not depend on the variables). A call that

@@ -238,14 +238,24 @@ func ListenPacket(t testing.TB, name, network, address string) Socket {
 
 // SocketPath returns a path for a unix socket called name, in a new
 // directory that a cleanup removes. The directory is made under
-// os.TempDir with a short name: a socket path may have at most 107 bytes,
-// and t.TempDir's paths, named after the test, can be longer.
+// os.TempDir, or /tmp when that would make the path too long, with a short
+// name: a socket path is limited to the size of the kernel's sun_path less
+// one byte (107 bytes on Linux, 103 on macOS and the BSDs), and
+// t.TempDir's paths, named after the test, can be longer. A path that
+// would still be too long fails the test.
 func SocketPath(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "sock")
-	if err != nil {
-		t.Fatalf("activationtest: %v", err)
+	for _, parent := range []string{os.TempDir(), "/tmp"} {
+		dir, err := os.MkdirTemp(parent, "sock")
+		if err != nil {
+			t.Fatalf("activationtest: %v", err)
+		}
+		if path := filepath.Join(dir, name); len(path) <= maxSocketPath {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return path
+		}
+		os.Remove(dir)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, name)
+	t.Fatalf("activationtest: a socket path for %q under /tmp would be more than the %d bytes allowed here", name, maxSocketPath)
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -428,4 +429,55 @@ func TestSelfServesPackageActivation(t *testing.T) {
 		"web: listener tcp " + web.Listener.Addr().String(),
 	}, "; ") + "\n"
 	diff(t, want, got)
+}
+
+// A TMPDIR too long for a socket path gives way to /tmp, and the path
+// binds.
+func TestSocketPathFitsUnderALongTMPDIR(t *testing.T) {
+	long := t.TempDir()
+	for len(long) < 120 {
+		long += "/deeper-directory-name"
+	}
+	if err := os.MkdirAll(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
+	path := activationtest.SocketPath(t, "web")
+	if strings.HasPrefix(path, long) {
+		t.Errorf("SocketPath = %q, under the %d-byte TMPDIR", path, len(long))
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+}
+
+// fatalTB records the message of Fatalf and ends the goroutine, as
+// testing.T's Fatalf does.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper()          {}
+func (f *fatalTB) Cleanup(c func()) { f.TB.Cleanup(c) }
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// A name that cannot fit even under /tmp fails the test rather than
+// return a path that cannot be bound.
+func TestSocketPathRefusesANameThatCannotFit(t *testing.T) {
+	f := &fatalTB{TB: t}
+	done := make(chan string, 1)
+	go func() {
+		defer func() { done <- f.msg }()
+		path := activationtest.SocketPath(f, strings.Repeat("n", 200))
+		f.msg = "returned " + path
+	}()
+	if msg := <-done; !strings.HasPrefix(msg, "activationtest: a socket path for ") {
+		t.Errorf("SocketPath with a 200-byte name: %q, want it to fail the test", msg)
+	}
 }

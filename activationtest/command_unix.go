@@ -53,6 +53,10 @@ func shim(path string, argv []string) {
 	os.Exit(126)
 }
 
+// maxSocketPath is the longest path a unix socket can be bound to here:
+// sun_path less its terminating NUL.
+const maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
+
 func command(sockets []Socket, name string, args []string) (*exec.Cmd, error) {
 	if len(sockets) == 0 {
 		cmd := exec.Command(name, args...)
