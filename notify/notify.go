@@ -41,7 +41,8 @@ func Send(state string) (sent bool, err error) {
 // SCM_RIGHTS), in the same message. The manager receives its own copies of the
 // file descriptors: the caller keeps ownership of files and may close them as
 // soon as SendWithFiles returns. At most [MaxFiles] files fit in one message;
-// more, or a nil or closed file, is an error and nothing is sent.
+// more, or a nil or closed file, is an error and nothing is sent (on Unix
+// also when NOTIFY_SOCKET is unset).
 //
 // The manager acts on the files only for the states that want them
 // (FDSTORE=1, BARRIER=1); see [Store] and [Barrier].
@@ -152,6 +153,9 @@ func checkMessage(state string, files []*os.File) error {
 	for i, f := range files {
 		if f == nil {
 			return fmt.Errorf("notify: file %d of %d is nil", i+1, len(files))
+		}
+		if closed(f) {
+			return fmt.Errorf("notify: file %d of %d (%q): %w", i+1, len(files), f.Name(), os.ErrClosed)
 		}
 	}
 	if len(state) > MaxMessageSize {

@@ -767,3 +767,23 @@ func TestVsockAddressesResolveAsSystemdUsesThem(t *testing.T) {
 		})
 	}
 }
+
+// A closed file is an argument error, as a nil one is: refused whether or
+// not NOTIFY_SOCKET is set.
+func TestAClosedFileIsRefusedWithoutNOTIFY_SOCKET(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	os.Unsetenv("NOTIFY_SOCKET")
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for name, do := range map[string]func() (bool, error){
+		"SendWithFiles": func() (bool, error) { return SendWithFiles("FDSTORE=1", f) },
+		"Store":         func() (bool, error) { return Store("state", f) },
+	} {
+		if sent, err := do(); sent || !errors.Is(err, os.ErrClosed) {
+			t.Errorf("%s(closed file) = %v, %v; want false and os.ErrClosed", name, sent, err)
+		}
+	}
+}

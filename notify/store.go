@@ -71,8 +71,8 @@ func storeMax(lookupEnv func(string) (string, bool)) int {
 //
 // name must be valid for systemd: at most 255 bytes, only printable ASCII
 // (bytes 32 to 126), no ':'. The empty name is valid. An invalid name, no
-// files, more than [MaxFiles] files, or a nil file is an error and nothing is
-// sent. Like [Send], Store returns false and a nil error when NOTIFY_SOCKET is
+// files, more than [MaxFiles] files, or a nil or closed file is an error and
+// nothing is sent. Like [Send], Store returns false and a nil error when NOTIFY_SOCKET is
 // unset.
 func Store(name string, files ...*os.File) (sent bool, err error) {
 	return store(name, false, files)

@@ -191,3 +191,10 @@ func describe(a address) string {
 		return fmt.Sprintf("%q", a.name)
 	}
 }
+
+// closed reports whether f was closed: its raw connection refuses
+// Control then.
+func closed(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	return err != nil || rc.Control(func(uintptr) {}) != nil
+}
