@@ -334,6 +334,13 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		k, v, _ := strings.Cut(kv, "=")
 		env = setEnv(env, k, v)
 	}
+	// When socket-activate dies, the program dies with it, as it dies
+	// with systemd-socket-activate, which becomes the program; --accept
+	// programs get SIGTERM, as systemd-socket-activate's forks do.
+	death := syscall.SIGKILL
+	if a.opts.accept {
+		death = syscall.SIGTERM
+	}
 	cmd := &exec.Cmd{
 		Path:   a.prog,
 		Args:   a.opts.argv,
@@ -343,6 +350,7 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		// The program stays in socket-activate's process group, as under
 		// systemd-socket-activate, which becomes the program: it can read
 		// the terminal, and ^C reaches it.
+		SysProcAttr: deathSignalAttr(death),
 	}
 	var shim []string
 	if len(files) > 0 {
@@ -356,6 +364,9 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		shim = append(shim, shimDefaultSignals)
 	}
 	if shim != nil {
+		if cmd.SysProcAttr != nil {
+			shim = append(shim, fmt.Sprintf("%s=%d:%d", shimParentDeath, death, os.Getpid()))
+		}
 		env = append(env, shimEnv+"="+strings.Join(shim, ","))
 		cmd.Path = a.self
 		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)

@@ -179,6 +179,12 @@
 // After SIGINT, SIGQUIT or SIGTERM, socket-activate exits once the program
 // has, and does not start it again.
 //
+// When socket-activate dies, even of SIGKILL, the program dies with it, as
+// it dies with systemd-socket-activate, which is the program: on Linux and
+// FreeBSD the kernel sends it SIGKILL, and sends --accept programs SIGTERM
+// as it sends systemd-socket-activate's. Elsewhere the programs keep
+// running.
+//
 // A signal socket-activate started with ignored (nohup's SIGHUP, the
 // SIGINT of a shell's &) stays ignored, in socket-activate and in the
 // program, and is never passed on; --accept programs start with it at its
@@ -196,8 +202,9 @@
 //     restart or for a build): of the signal it gets, but SIGHUP under
 //     --restart or --watch, which asks for a restart or a build;
 //   - with --accept: a signal stops it accepting; it sends SIGTERM to the
-//     programs still running (systemd-socket-activate's get SIGTERM when
-//     it dies), SIGKILL after 10 s, waits for them and dies of the signal;
+//     programs still running (as systemd-socket-activate's get SIGTERM
+//     when it dies), SIGKILL after 10 s, waits for them and dies of the
+//     signal;
 //   - on a setup error (a bad address, a port in use, a program not found,
 //     a bad combination of options, such as --timeout-start-sec,
 //     --watchdog-sec, --notify-access or --fdstore-max without --notify):
@@ -420,7 +427,9 @@
 //     that kills the program gives status 128 plus its number, not death
 //     by it, and SIGQUIT ignored at start is not ignored by the program;
 //   - with --accept, waits for its programs after a signal before it dies
-//     of it.
+//     of it;
+//   - outside Linux and FreeBSD, leaves the program running when it is
+//     killed.
 //
 // # Platforms
 //

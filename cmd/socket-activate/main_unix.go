@@ -24,11 +24,14 @@ import (
 // wins), as Go cannot set the environment between fork and exec;
 // shimDefaultSignals starts the program with SIGHUP and SIGINT at their
 // default action, as systemd-socket-activate starts its --accept programs
-// even when it ignores them. The variable is removed before the program
+// even when it ignores them; shimParentDeath=SIG:PID keeps the signal
+// number SIG for the program to get when socket-activate, of pid PID,
+// dies (see keepDeathSignal). The variable is removed before the program
 // runs.
 const (
 	shimEnv            = "SOCKET_ACTIVATE_SHIM"
 	shimDefaultSignals = "default-signals"
+	shimParentDeath    = "parent-death"
 )
 
 func main() {
@@ -59,6 +62,16 @@ func shim(args, environ []string) int {
 		env = append(env, kv)
 	}
 	for _, key := range todo {
+		if death, ok := strings.CutPrefix(key, shimParentDeath+"="); ok {
+			sig, parent, _ := strings.Cut(death, ":")
+			n, err1 := strconv.Atoi(sig)
+			ppid, err2 := strconv.Atoi(parent)
+			if err1 == nil && err2 == nil && !keepDeathSignal(syscall.Signal(n), ppid) {
+				// socket-activate is gone: the program must not start.
+				return 128 + n
+			}
+			continue
+		}
 		if validEnvName(key) && !set[key] {
 			env = append(env, key+"="+strconv.Itoa(os.Getpid()))
 		}
