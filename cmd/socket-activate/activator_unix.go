@@ -478,7 +478,7 @@ func (a *activator) serve() ending {
 // waits. It returns 0, nil once there is traffic, saying on which fd as
 // systemd-socket-activate does, or a signal that comes first and ends
 // socket-activate: any caught signal but SIGHUP with --restart, which has
-// nothing to restart.
+// nothing to restart, and SIGWINCH, which is ignored.
 func (a *activator) waitTraffic() (syscall.Signal, error) {
 	type result struct {
 		ready []int
@@ -496,29 +496,37 @@ func (a *activator) waitTraffic() (syscall.Signal, error) {
 				fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+r.ready[0])
 			}
 			return 0, r.err
-		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP || !a.opts.restart {
-				return sig.(syscall.Signal), nil
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case harmless(sig):
+			case sig != syscall.SIGHUP || !a.opts.restart:
+				return sig, nil
+			default:
+				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
 			}
-			fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
 		}
 	}
 }
 
 // delay waits d before a restart. It returns 0 then, or at once on
-// SIGHUP, which asks for the restart; it returns any other caught signal,
-// which ends socket-activate since no program runs.
+// SIGHUP, which asks for the restart; it returns any other caught signal
+// but SIGWINCH, which ends socket-activate since no program runs.
 func (a *activator) delay(d time.Duration) syscall.Signal {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return 0
-	case sig := <-a.sigs:
-		if sig == syscall.SIGHUP {
+	for {
+		select {
+		case <-t.C:
 			return 0
+		case s := <-a.sigs:
+			switch sig := s.(syscall.Signal); {
+			case sig == syscall.SIGHUP:
+				return 0
+			case !harmless(sig):
+				return sig
+			}
 		}
-		return sig.(syscall.Signal)
 	}
 }
 
@@ -587,9 +595,9 @@ const readyTimeout = 30 * time.Second
 
 // wait waits for the program to end while passing signals on and
 // stopping it when the notifier asks, and returns how it ended and why.
-// SIGUSR1, SIGUSR2, and SIGHUP without --restart, are passed on. SIGINT,
-// SIGQUIT and SIGTERM are passed on too, but for those the terminal sent
-// the program itself, and socket-activate exits once the program has.
+// The caught signals are passed on (SIGHUP only without --restart and
+// --watch), but those the terminal sent the program itself; after SIGINT,
+// SIGQUIT or SIGTERM socket-activate exits once the program has.
 // SIGHUP with --restart stops the program with SIGTERM, and SIGKILL
 // after stopTimeout, to start it again. When the start timeout or the
 // watchdog fires, the notifier asks for the program to stop: with
@@ -652,9 +660,7 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 					stopSig, grace = syscall.SIGTERM, stopTimeout
 					kill = time.After(grace)
 				}
-			case sig == syscall.SIGHUP || sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2:
-				a.signalRun(p, sig)
-			default:
+			case sig == syscall.SIGINT || sig == syscall.SIGQUIT || sig == syscall.SIGTERM:
 				reason = stopExit
 				if !fromTerminal(sig) {
 					a.signalRun(p, sig)
@@ -664,6 +670,11 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 					// It never took over.
 					a.giveUpNext(syscall.SIGTERM, false, stopTimeout)
 				}
+			case !fromTerminal(sig):
+				// SIGHUP, SIGUSR1, SIGALRM and the others: the program
+				// decides what they do, and socket-activate ends when
+				// it does.
+				a.signalRun(p, sig)
 			}
 		case <-kill:
 			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", grace, unix.SignalName(stopSig))
@@ -755,7 +766,7 @@ func (a *activator) retire(p *program, who string, sig syscall.Signal, sent bool
 
 // awaitBuild waits, with no program running, for a successful build. It
 // returns 0 then, or a signal that comes first and ends socket-activate;
-// SIGHUP asks for a build.
+// SIGHUP asks for a build, and SIGWINCH is ignored.
 func (a *activator) awaitBuild() syscall.Signal {
 	for {
 		select {
@@ -764,13 +775,17 @@ func (a *activator) awaitBuild() syscall.Signal {
 				return 0
 			}
 			fmt.Fprintf(a.stderr, "socket-activate: no program runs; waiting for the next change\n")
-		case sig := <-a.sigs:
-			if sig == syscall.SIGHUP {
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case harmless(sig):
+				continue
+			case sig == syscall.SIGHUP:
 				a.build.request("SIGHUP")
 				continue
 			}
 			fmt.Fprintf(a.stderr, "socket-activate: %v with no program running; exiting\n", sig)
-			return sig.(syscall.Signal)
+			return sig
 		}
 	}
 }
@@ -784,10 +799,10 @@ func drainReady(c <-chan struct{}) {
 }
 
 // acceptLoop accepts connections on every socket and runs one program per
-// connection until a caught signal. Then, as systemd-socket-activate's
-// programs get SIGTERM when it dies, it sends the programs still running
-// SIGTERM (and SIGKILL after stopTimeout), waits for them, and dies of the
-// signal.
+// connection until a caught signal other than SIGWINCH. Then, as
+// systemd-socket-activate's programs get SIGTERM when it dies, it sends
+// the programs still running SIGTERM (and SIGKILL after stopTimeout),
+// waits for them, and dies of the signal.
 func (a *activator) acceptLoop() ending {
 	for _, fd := range a.fds {
 		// Only this process accepts: the listening sockets are never passed.
@@ -834,11 +849,14 @@ func (a *activator) acceptLoop() ending {
 		case err := <-failed:
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
 			return exitCode(1)
-		case sig := <-a.sigs:
-			if quit != 0 {
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			if quit != 0 || harmless(sig) {
+				// The programs are not passed signals, as
+				// systemd-socket-activate passes them none.
 				continue
 			}
-			quit = sig.(syscall.Signal)
+			quit = sig
 			fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; stopping %s with SIGTERM\n", sig, count(len(running), "program"))
 			for pid := range running {
 				unix.Kill(pid, syscall.SIGTERM)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-activation/activation/internal/restarttest"
+	"golang.org/x/sys/unix"
 )
 
 // pick returns the entries of env for keys, "(unset)" for those missing.
@@ -487,6 +488,42 @@ func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
 			},
 			want: "signal terminated"},
 		{name: "--accept: SIGHUP", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
+		{name: "--accept: SIGALRM ends the programs running, with SIGTERM", args: []string{"-a"}, helper: "conn-hold",
+			act: func(t *testing.T, p *proc, sock string) {
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				r := bufio.NewReader(c)
+				if _, err := r.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+				p.signal(t, syscall.SIGALRM)
+				if line, err := r.ReadString('\n'); line != "got terminated\n" {
+					t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
+				}
+			},
+			want: "signal alarm clock", ours: fmt.Sprintf("exit %d", 128+syscall.SIGALRM)},
+		{name: "SIGWINCH reaches the program", program: []string{"/bin/sh", "-c", `trap "exit 7" WINCH; echo waiting; sleep 60 & wait`},
+			act: signalAfter(syscall.SIGWINCH, "waiting"), want: "exit 7"},
+		{name: "SIGWINCH while waiting for the first connection is ignored", program: []string{"/bin/sh", "-c", "exit 5"},
+			act: func(t *testing.T, p *proc, sock string) {
+				p.signal(t, syscall.SIGWINCH)
+				connect(t, p, sock)
+			},
+			want: "exit 5"},
+	}
+	// The other signals that end systemd-socket-activate, which is the
+	// program: socket-activate passes them on, and ends of them while no
+	// program runs, with 128 plus their number since Go cannot die of them.
+	for _, sig := range append([]syscall.Signal{syscall.SIGALRM, syscall.SIGVTALRM, syscall.SIGXCPU, syscall.SIGXFSZ}, moreCaught...) {
+		name, dies, ours := unix.SignalName(sig), "signal "+sig.String(), fmt.Sprintf("exit %d", 128+sig)
+		tests = append(tests,
+			exitCase{name: name + " while waiting for the first connection", helper: "signal", act: signalAfter(sig, ""), want: dies, ours: ours},
+			exitCase{name: name + " kills a program that does not catch it", program: []string{"/bin/sh", "-c", "echo waiting; exec sleep 60"},
+				act: signalAfter(sig, "waiting"), want: dies, ours: ours})
 	}
 	for _, a := range impls(t) {
 		t.Run(a.name, func(t *testing.T) {
@@ -498,7 +535,8 @@ func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
 						program = helperArgs(t, tt.helper)
 					}
 					args := append(append(tt.args, "-l", sock, "-E", codeEnv+"="+tt.env), program...)
-					p := a.start(t, args...)
+					// SIGXCPU and SIGXFSZ dump core.
+					p := a.startShell(t, `ulimit -c 0; exec "$0" "$@"`, nil, nil, args...)
 					p.stderr.Wait(t, "istening on ", 1)
 					tt.act(t, p, sock)
 					want := tt.want

@@ -171,13 +171,23 @@
 // The program runs in socket-activate's process group, as it runs under
 // systemd-socket-activate, which becomes the program: it can read the
 // terminal (a debugger's prompt, a passphrase), and the terminal's ^C and
-// ^\ reach it directly. socket-activate passes on the signals sent to it:
-// SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 reach the program,
-// but SIGINT and SIGQUIT only when they did not come from the terminal
-// (while socket-activate's group is its terminal's foreground group, the
-// terminal sent them to the program too, which must not get them twice).
-// After SIGINT, SIGQUIT or SIGTERM, socket-activate exits once the program
-// has, and does not start it again.
+// ^\ reach it directly. socket-activate passes on the signals sent to it
+// that would end systemd-socket-activate, which is the program, and
+// SIGWINCH: SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+// SIGVTALRM, SIGXCPU, SIGXFSZ, SIGWINCH and, on Linux, SIGPWR reach the
+// program, but SIGINT, SIGQUIT and SIGWINCH only when they did not come
+// from the terminal (while socket-activate's group is its terminal's
+// foreground group, the terminal sent them to the program too, which must
+// not get them twice). After SIGINT, SIGQUIT or SIGTERM, socket-activate
+// exits once the program has, and does not start it again.
+//
+// What a parent cannot copy: a signal sent to the whole process group
+// (kill -- -PGID, timeout(1), a shell's kill %1 under job control) reaches
+// the program twice, directly and passed on, as socket-activate cannot
+// tell who sent it. SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT are
+// not passed on: SIGPIPE is ignored (catching it would change how Go
+// handles a write to a closed standard output), and the others stop or
+// continue socket-activate alone.
 //
 // When socket-activate dies, even of SIGKILL, the program dies with it, as
 // it dies with systemd-socket-activate, which is the program: on Linux and
@@ -189,8 +199,9 @@
 // SIGINT of a shell's &) stays ignored, in socket-activate and in the
 // program, and is never passed on; --accept programs start with it at its
 // default action, as systemd-socket-activate's do. Go can tell only for
-// SIGHUP and SIGINT: a program gets SIGQUIT at its default action even if
-// socket-activate started with it ignored.
+// SIGHUP and SIGINT: another signal socket-activate started with ignored,
+// such as the SIGQUIT of a shell's & job, is caught and passed on all the
+// same, and the program gets it at its default action.
 //
 // socket-activate ends as systemd-socket-activate ends:
 //
@@ -200,7 +211,10 @@
 //     the signal's number, which a shell reports alike);
 //   - while no program runs (waiting for the first connection, for a
 //     restart or for a build): of the signal it gets, but SIGHUP under
-//     --restart or --watch, which asks for a restart or a build;
+//     --restart or --watch, which asks for a restart or a build, and
+//     SIGWINCH, which it ignores; it dies of SIGHUP, SIGINT and SIGTERM,
+//     and exits with 128 plus the number of another (SIGQUIT, SIGUSR1,
+//     SIGALRM and the others), which Go cannot die of;
 //   - with --accept: a signal stops it accepting; it sends SIGTERM to the
 //     programs still running (as systemd-socket-activate's get SIGTERM
 //     when it dies), SIGKILL after 10 s, waits for them and dies of the
@@ -424,8 +438,14 @@
 //   - stays the program's parent instead of becoming it (LISTEN_PID is
 //     still the program's pid, and the program its process group's
 //     member), so a signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL
-//     that kills the program gives status 128 plus its number, not death
-//     by it, and SIGQUIT ignored at start is not ignored by the program;
+//     that kills the program, or comes while no program runs (SIGQUIT
+//     too), gives status 128 plus its number, not death by it;
+//   - passes a signal sent to its whole process group on to the program,
+//     which got it already;
+//   - does not keep ignored a signal other than SIGHUP and SIGINT that it
+//     started with ignored (SIGQUIT under a shell's &);
+//   - ignores SIGPIPE sent to it, and does not pass on SIGPIPE, SIGTSTP,
+//     SIGTTIN, SIGTTOU and SIGCONT;
 //   - with --accept, waits for its programs after a signal before it dies
 //     of it;
 //   - outside Linux and FreeBSD, leaves the program running when it is

@@ -46,11 +46,14 @@ FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and WATCHDOG_PID with
 --watchdog-sec, then the -E variables, which win.
 
 PROGRAM runs in socket-activate's process group and can use the terminal.
-SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 are passed on to it
-(SIGINT and SIGQUIT not when the terminal sent them, to PROGRAM too);
-signals ignored at start stay ignored. socket-activate exits as PROGRAM
-did (with status 1 if it exited 0 after the start timeout or the watchdog
-stopped it), and dies of a signal that comes while no PROGRAM runs.
+The signals that would end systemd-socket-activate (HUP, INT, QUIT, TERM,
+USR1, USR2, ALRM, VTALRM, XCPU, XFSZ, and PWR on Linux) and WINCH are
+passed on to it (INT, QUIT and WINCH not when the terminal sent them, to
+PROGRAM too); HUP and INT ignored at start stay ignored. socket-activate
+exits as PROGRAM did (with status 1 if it exited 0 after the start timeout
+or the watchdog stopped it). A signal that comes while no PROGRAM runs
+ends it, but WINCH: it dies of HUP, INT and TERM, exits 128+N for others.
+When socket-activate dies, PROGRAM gets SIGKILL (Linux, FreeBSD).
 
 With --watch, a change runs --build while PROGRAM serves on; if it
 succeeds a new PROGRAM starts on the same sockets and the old one gets
@@ -73,9 +76,12 @@ Where socket-activate differs from systemd-socket-activate on purpose:
   libsystemd would refuse); it replaces only a socket file nobody answers
   on, and removes it at exit; it stays PROGRAM's parent (LISTEN_PID is
   still PROGRAM's pid), so a signal other than HUP, INT, TERM or KILL
-  that kills PROGRAM gives status 128+N, not death by that signal; with
-  --accept it waits for its programs after SIGTERM before it dies of the
-  signal.
+  that kills PROGRAM, or comes while none runs, gives status 128+N, not
+  death by that signal, a signal sent to the whole process group reaches
+  PROGRAM twice, signals but HUP and INT ignored at start are not kept
+  ignored, and PIPE (ignored), TSTP, TTIN, TTOU and CONT are not passed
+  on; with --accept it waits for its programs after SIGTERM before it
+  dies of the signal.
 `
 )
 
