@@ -575,7 +575,8 @@ func (a *activator) startWith(why string, stored []*os.File, storedNames, extra 
 		fmt.Fprintf(a.stderr, "socket-activate: %s: %s\n", why, commandLine(a.opts.argv))
 	}
 	fmt.Fprintf(a.stderr, "%s\n", a.execing())
-	if err := cmd.Start(); err != nil {
+	cmd, err := startProgram(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
 	return cmd, nil
@@ -945,7 +946,8 @@ func (a *activator) startConn(c conn) (*exec.Cmd, error) {
 	}
 	fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+c.index)
 	fmt.Fprintf(a.stderr, "Connection from %s to %s\n", c.peerName, c.localName)
-	if err := cmd.Start(); err != nil {
+	cmd, err := startProgram(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
 	fmt.Fprintf(a.stderr, "Spawned %s (%s) as PID %d.\n", a.opts.argv[0], strings.Join(a.opts.argv, " "), cmd.Process.Pid)

@@ -619,3 +619,65 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 		})
 	}
 }
+
+func TestProgramIsRunAsExecvpRunsIt(t *testing.T) {
+	dir := shortTempDir(t)
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("sa-script", "#!/bin/sh\necho ran script $0 \"$@\"\n")
+	// Without "#!" the system cannot execute it (ENOEXEC): execvp runs it
+	// with /bin/sh.
+	plain := write("sa-plain", "echo ran plain $0 \"$@\"\n")
+	tests := []struct {
+		name  string
+		path  string // PATH, with DIR for the directory of the programs
+		args  []string
+		inetd bool   // run one program per connection with it on stdin and stdout
+		want  string // what the program says
+	}{
+		{"a PATH entry . is the current directory", ".:$PATH", []string{"sa-script", "a"}, false, "ran script ./sa-script a"},
+		{"an empty PATH entry is the current directory", "$PATH:", []string{"sa-script", "a"}, false, "ran script "},
+		{"a script without #! runs with /bin/sh", "$PATH", []string{plain, "a", "b"}, false, "ran plain " + plain + " a b"},
+		{"a script without #! found through PATH runs with /bin/sh", "DIR:$PATH", []string{"sa-plain", "a"}, false, "ran plain " + plain + " a"},
+		{"a script without #! runs with /bin/sh on stdin and stdout", "$PATH", []string{plain, "a"}, true, "ran plain " + plain + " a"},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					sock := a.sockPath(dir, strconv.Itoa(i))
+					args := []string{"-l", sock}
+					if tt.inetd {
+						args = append(args, "-a", "--inetd")
+					}
+					script := `cd "` + dir + `" && PATH="` + strings.ReplaceAll(tt.path, "DIR", dir) + `" && exec "$0" "$@"`
+					p := a.startShell(t, script, nil, nil, append(args, tt.args...)...)
+					p.stderr.Wait(t, "istening on ", 1)
+					c, err := net.DialTimeout("unix", sock, timeout)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					var got string
+					if tt.inetd {
+						c.SetDeadline(time.Now().Add(timeout))
+						got, err = bufio.NewReader(c).ReadString('\n')
+						if err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						got = p.stdout.Wait(t, "^ran .*", 1)[0][0] + "\n"
+					}
+					if !strings.HasPrefix(got, tt.want) {
+						t.Errorf("the program said %q, want it to start %q", got, tt.want)
+					}
+				})
+			}
+		})
+	}
+}

@@ -130,9 +130,13 @@
 // Go cannot set LISTEN_PID between fork and exec, so socket-activate starts
 // a copy of itself that sets LISTEN_PID (and WATCHDOG_PID with
 // --watchdog-sec) to its own pid and executes the program in its place
-// (the pid stays the same). The program is looked up through PATH before
-// any socket is opened (with --watch, again at each start; with --build,
-// a program not found yet is no error).
+// (the pid stays the same). The program is looked up as execvp(3) looks
+// it up: a name with a slash as it is, another through PATH, where "." or
+// an empty entry is the current directory; a file the system cannot
+// execute (ENOEXEC), such as a script without "#!", runs with /bin/sh, as
+// execvp runs it. The lookup comes before any socket is opened, and a
+// program not found is a setup error (with --watch, it is looked up again
+// at each start; with --build, a program not found yet is no error).
 //
 // By default socket-activate waits for the first connection or datagram on
 // any socket, without accepting it, then starts the program, which finds
@@ -446,6 +450,8 @@
 //     started with ignored (SIGQUIT under a shell's &);
 //   - ignores SIGPIPE sent to it, and does not pass on SIGPIPE, SIGTSTP,
 //     SIGTTIN, SIGTTOU and SIGCONT;
+//   - looks the program up at start, and exits with status 1 if it is not
+//     found (systemd-socket-activate looks it up at the first connection);
 //   - with --accept, waits for its programs after a signal before it dies
 //     of it;
 //   - outside Linux and FreeBSD, leaves the program running when it is

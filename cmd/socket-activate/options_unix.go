@@ -80,8 +80,9 @@ Where socket-activate differs from systemd-socket-activate on purpose:
   death by that signal, a signal sent to the whole process group reaches
   PROGRAM twice, signals but HUP and INT ignored at start are not kept
   ignored, and PIPE (ignored), TSTP, TTIN, TTOU and CONT are not passed
-  on; with --accept it waits for its programs after SIGTERM before it
-  dies of the signal.
+  on; it looks PROGRAM up at start, not at the first connection; with
+  --accept it waits for its programs after SIGTERM before it dies of the
+  signal.
 `
 )
 
