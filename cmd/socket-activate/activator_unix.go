@@ -204,7 +204,8 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 }
 
 // checkSockets reports what cannot work with the sockets there are:
-// passed of them passed in, and those of -l.
+// passed of them passed in, and those of -l. With --inetd no names are
+// passed, so --fdname may give any number.
 func checkSockets(o *options, passed int) error {
 	n := passed + len(o.listen)
 	switch {
@@ -218,7 +219,7 @@ func checkSockets(o *options, passed int) error {
 		return fmt.Errorf("--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (%w)", errUsage)
 	case o.inetd && !o.accept && n != 1:
 		return fmt.Errorf("--inetd without --accept needs exactly one socket, and there are %d (%w)", n, errUsage)
-	case len(o.fdnames) > 1 && len(o.fdnames) != n:
+	case len(o.fdnames) > 1 && len(o.fdnames) != n && !o.inetd:
 		// systemd-socket-activate passes them with a warning, and every
 		// program that reads them as libsystemd does then fails.
 		return fmt.Errorf("--fdname gives %d names for %s: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (%w)", len(o.fdnames), count(n, "socket"), errUsage)

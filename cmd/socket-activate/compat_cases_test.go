@@ -681,3 +681,55 @@ func TestProgramIsRunAsExecvpRunsIt(t *testing.T) {
 		})
 	}
 }
+
+func TestFDNameIsSplitAsSystemdSplitsIt(t *testing.T) {
+	dir := shortTempDir(t)
+	tests := []struct {
+		name    string
+		sockets int
+		fdnames []string // --fdname values
+		want    string   // LISTEN_FDNAMES
+	}{
+		{"a trailing colon adds no name: one for every socket", 2, []string{"a:"}, "a:a"},
+		{"two colons make one separator", 2, []string{"a::b"}, "a:b"},
+		{"a leading colon adds no name", 1, []string{":a"}, "a"},
+		{"a lone colon is one empty name", 1, []string{":"}, ""},
+		{"an empty --fdname is one empty name", 2, []string{"a", ""}, "a:"},
+		{"a backslash escapes nothing", 2, []string{`a\:b`}, `a\:b`},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					var args []string
+					for j := range tt.sockets {
+						args = append(args, "-l", a.sockPath(dir, fmt.Sprintf("%d-%d", i, j)))
+					}
+					for _, n := range tt.fdnames {
+						args = append(args, "--fdname="+n)
+					}
+					p := a.start(t, append(args, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "istening on ", tt.sockets)
+					if _, err := request("unix", a.sockPath(dir, fmt.Sprintf("%d-0", i))); err != nil {
+						t.Fatal(err)
+					}
+					if got := pick(readView(t, p).Env, "LISTEN_FDNAMES")["LISTEN_FDNAMES"]; got != tt.want {
+						t.Errorf("LISTEN_FDNAMES=%q, want %q", got, tt.want)
+					}
+				})
+			}
+			t.Run("--inetd passes no names, so their count does not matter", func(t *testing.T) {
+				sock := a.sockPath(dir, "inetd")
+				p := a.start(t, append([]string{"--inetd", "-l", sock, "--fdname=a:b"}, helperArgs(t, "inetd-listen")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				got, err := request("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := "stdin is stream " + sock + ", LISTEN_FDS set: false\n"; got != want {
+					t.Errorf("answer %q, want %q", got, want)
+				}
+			})
+		})
+	}
+}

@@ -122,10 +122,16 @@
 // all of these, as with systemd-socket-activate. An fd is named "unknown"
 // unless it came with a name or --fdname names it. --fdname gives one
 // name for every fd, or one name per fd in order (fds passed in first);
-// any other count is refused at start. That is stricter than
+// any other count is refused at start (with --inetd, which passes no
+// names, any count is taken). That is stricter than
 // systemd-socket-activate on purpose: it passes such names with a warning,
 // and every program that reads them as libsystemd does then fails
-// (EINVAL).
+// (EINVAL). The names of several --fdname options add up, each split as
+// systemd-socket-activate splits it: at every ":", with no escapes, and
+// empty names dropped ("a::b" is a and b, "a:" is a alone, which then
+// names every fd), but an --fdname left with no name at all ("" or ":")
+// gives one empty name. A name that systemd does not take as an fd name
+// (a byte outside 32 to 126, or more than 255 bytes) is refused too.
 //
 // Go cannot set LISTEN_PID between fork and exec, so socket-activate starts
 // a copy of itself that sets LISTEN_PID (and WATCHDOG_PID with
@@ -436,7 +442,10 @@
 //   - always sets LISTEN_FDNAMES, and passes on the names of the fds passed
 //     to it;
 //   - refuses a --fdname count that does not match the fds, which every
-//     program that reads them as libsystemd does would refuse;
+//     program that reads them as libsystemd does would refuse, and an fd
+//     name systemd does not accept (a byte outside 32 to 126, or more
+//     than 255 bytes), which systemd-socket-activate passes with a
+//     warning;
 //   - replaces only a socket file nobody answers on, and removes the
 //     socket files it made at exit;
 //   - stays the program's parent instead of becoming it (LISTEN_PID is

@@ -47,9 +47,13 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"-E", "HOME", "-E", "UNSET", "-E", "A=1", "-E", "A=2", "-l", "80", "prog"},
 		want: options{setenv: []string{"HOME=/home/u", "UNSET=", "A=2"}, listen: []string{"80"}, argv: []string{"prog"}},
 	}, {
-		name: "--fdname adds up, an empty name included",
-		args: []string{"--fdname=a", "--fdname=b::c", "--fdname=", "-l", "80", "prog"},
-		want: options{fdnames: []string{"a", "b", "", "c", ""}, listen: []string{"80"}, argv: []string{"prog"}},
+		name: "--fdname adds up, splits at colons and drops empty names, but an --fdname with none gives one",
+		args: []string{"--fdname=a", "--fdname=b::c", "--fdname=", "--fdname=:d:", "--fdname=:", "-l", "80", "prog"},
+		want: options{fdnames: []string{"a", "b", "c", "", "d", ""}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "--fdname knows no escapes",
+		args: []string{`--fdname=a\:b`, "-l", "80", "prog"},
+		want: options{fdnames: []string{`a\`, "b"}, listen: []string{"80"}, argv: []string{"prog"}},
 	}, {
 		name: "every boolean option is read",
 		args: []string{"--seqpacket", "--inetd", "--now", "--restart", "--notify", "-l", "/s", "prog"},
@@ -270,6 +274,8 @@ func TestCheckSockets(t *testing.T) {
 		{"more names than sockets", []string{"--fdname=a:b:c", "-l", "80", "prog"}, 0, "--fdname gives 3 names for 1 socket: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
 		{"a name for each listening socket with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 0, ""},
 		{"too few names with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 1, "--fdname gives 2 names for 3 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+		{"any number of names with --inetd, which passes none", []string{"--inetd", "--fdname=a:b", "-l", "80", "prog"}, 0, ""},
+		{"empty names are dropped before they are counted", []string{"--fdname=a::b:", "-l", "80", "-l", "81", "prog"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

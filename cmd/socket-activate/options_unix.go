@@ -73,7 +73,8 @@ Where socket-activate differs from systemd-socket-activate on purpose:
   --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
   --watch and --build, and takes port 0; it always sets LISTEN_FDNAMES;
   it refuses a --fdname count that does not match the fds (which
-  libsystemd would refuse); it replaces only a socket file nobody answers
+  libsystemd would refuse) and fd names systemd does not accept (bytes
+  outside 32-126, over 255 bytes); it replaces only a socket file nobody answers
   on, and removes it at exit; it stays PROGRAM's parent (LISTEN_PID is
   still PROGRAM's pid), so a signal other than HUP, INT, TERM or KILL
   that kills PROGRAM, or comes while none runs, gives status 128+N, not
@@ -428,9 +429,15 @@ func (o *options) needsNotify(name string) {
 	o.notifyOnly = append(o.notifyOnly, "--"+name)
 }
 
-// addNames records the names of one --fdname.
+// addNames records the names of one --fdname, split as
+// systemd-socket-activate splits them: at each ":", with no escapes, empty
+// names dropped, and one empty name if no other is left.
 func (o *options) addNames(v string) error {
-	for _, n := range strings.Split(v, ":") {
+	names := strings.FieldsFunc(v, func(r rune) bool { return r == ':' })
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	for _, n := range names {
 		if fdname.Check(n) != nil {
 			return fmt.Errorf("bad fd name %q in --fdname: at most 255 printable ASCII characters (%w)", n, errUsage)
 		}
