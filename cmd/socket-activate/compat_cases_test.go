@@ -163,6 +163,18 @@ func TestFDsPassedInArePassedOnFirst(t *testing.T) {
 				dial:  in0,
 				fds:   []string{"3 stream " + in0, "4 stream " + in1},
 				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
+			}, {
+				name:  "without -l, with --datagram, which only types -l sockets",
+				args:  []string{"-d"},
+				dial:  in0,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1},
+				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
+			}, {
+				name:  "without -l, with --seqpacket",
+				args:  []string{"--seqpacket"},
+				dial:  in1,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1},
+				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
 			}}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {

@@ -453,8 +453,6 @@ func (o *options) check() error {
 	switch {
 	case len(o.notifyOnly) > 0 && !o.notify:
 		return fmt.Errorf("%s needs --notify: it sets how socket-activate handles the program's notifications (%w)", o.notifyOnly[0], errUsage)
-	case len(o.listen) == 0 && (o.datagram || o.seqpacket):
-		return fmt.Errorf("--datagram and --seqpacket choose the type of -l sockets, and no -l is given (%w)", errUsage)
 	case len(o.argv) == 0:
 		return fmt.Errorf("no program to run given (%w)", errUsage)
 	case o.datagram && o.seqpacket:
