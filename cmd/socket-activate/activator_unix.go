@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-activation/activation"
+	"github.com/go-activation/activation/internal/sdnum"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,15 +86,25 @@ func (p *program) pid() int {
 // passedFD is an fd socket-activate itself was started with, by
 // LISTEN_FDS: it passes it on to the program.
 type passedFD struct {
-	file      *os.File // named by its LISTEN_FDNAMES entry
+	file      *os.File // named by its LISTEN_FDNAMES entry, or "unknown"
+	named     bool     // LISTEN_FDNAMES named it
 	listening bool     // a listening stream or seqpacket socket
 }
 
 // takePassedFDs takes the fds passed to socket-activate by LISTEN_FDS, as
 // sd_listen_fds_with_names(3) reads them, with their names and what they
 // are. It returns nothing when the variables are not for this process.
-// The fds are close-on-exec; the caller owns the files.
-func takePassedFDs() ([]passedFD, error) {
+// A LISTEN_FDNAMES that does not name each fd is ignored, with a warning
+// on stderr, as systemd-socket-activate ignores the names (see
+// badPassedNames). The fds are close-on-exec; the caller owns the files.
+func takePassedFDs(stderr io.Writer) ([]passedFD, error) {
+	if bad, warning := badPassedNames(os.LookupEnv, os.Getpid()); bad {
+		if warning != "" {
+			fmt.Fprintf(stderr, "socket-activate: warning: %s\n", warning)
+		}
+		os.Unsetenv("LISTEN_FDNAMES")
+	}
+	_, named := os.LookupEnv("LISTEN_FDNAMES")
 	infos, err := activation.Inherited()
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the fds passed in LISTEN_FDS: %w", err)
@@ -105,9 +116,48 @@ func takePassedFDs() ([]passedFD, error) {
 	passed := make([]passedFD, len(files))
 	for i, f := range files {
 		// Both lists are in fd order, and nothing was claimed before.
-		passed[i] = passedFD{file: f, listening: i < len(infos) && infos[i].Listening}
+		passed[i] = passedFD{file: f, named: named, listening: i < len(infos) && infos[i].Listening}
 	}
 	return passed, nil
+}
+
+// badPassedNames reports whether LISTEN_FDNAMES, as getenv gives it, is
+// one that sd_listen_fds_with_names(3) would refuse along with the fds,
+// while systemd-socket-activate, which reads the fds with sd_listen_fds,
+// takes them unnamed: one that ends in a lone backslash, or one that does
+// not name each of the fds LISTEN_FDS passes to the process pid. It
+// returns the warning to give, "" when the variables are not for pid. A
+// malformed LISTEN_PID or LISTEN_FDS is not its to judge.
+func badPassedNames(getenv func(string) (string, bool), pid int) (bad bool, warning string) {
+	names, ok := getenv("LISTEN_FDNAMES")
+	if !ok {
+		return false, ""
+	}
+	given, malformed := 1, false
+	for i := 0; i < len(names); i++ {
+		switch {
+		case names[i] == '\\' && i+1 == len(names):
+			malformed = true
+		case names[i] == '\\':
+			i++ // the next byte is part of a name
+		case names[i] == ':':
+			given++
+		}
+	}
+	rawPID, _ := getenv("LISTEN_PID")
+	rawFDs, _ := getenv("LISTEN_FDS")
+	target, err1 := sdnum.ParsePID(rawPID)
+	n, err2 := sdnum.ParseInt(rawFDs)
+	ours := err1 == nil && err2 == nil && target == pid && n > 0
+	switch {
+	case malformed && ours:
+		return true, fmt.Sprintf("LISTEN_FDNAMES=%q ends in a lone backslash; the fds passed in are taken unnamed", names)
+	case malformed:
+		return true, ""
+	case ours && given != n:
+		return true, fmt.Sprintf("LISTEN_FDNAMES=%q names %s but LISTEN_FDS is %d; the fds passed in are taken unnamed", names, count(given, "fd"), n)
+	}
+	return false, ""
 }
 
 // newActivator resolves the program, opens every socket and prints them,
@@ -183,17 +233,26 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		a.build = newBuilder(o.build, w, stderr)
 	}
 	a.env = freshEnv(os.LookupEnv)
-	// checkSockets saw that --fdname gives one name, or one per socket.
-	a.names = o.fdnames
+	// checkSockets saw that --fdname gives one name, or one per socket
+	// (but with --inetd, which passes no names).
 	switch {
-	case o.fdnames == nil && !o.accept:
-		// The fds passed in keep their names.
-		a.names = repeat("unknown", len(a.socks))
+	case o.fdnames == nil:
+		// The fds passed in keep their names; a connection accepted on
+		// one gets its name, as one on an -l socket gets its --fdname.
+		unnamed := "unknown"
+		if o.accept {
+			unnamed = "connection" // as systemd names Accept=yes sockets
+		}
+		a.names = repeat(unnamed, len(a.socks))
 		for i, p := range passed {
-			a.names[i] = p.file.Name()
+			if p.named {
+				a.names[i] = p.file.Name()
+			}
 		}
 	case len(o.fdnames) == 1:
 		a.names = repeat(o.fdnames[0], len(a.socks))
+	default:
+		a.names = o.fdnames
 	}
 	for i := range a.socks {
 		// systemd-socket-activate's line, then one that says more.
@@ -260,8 +319,8 @@ func (a *activator) describe(i int) string {
 	return fmt.Sprintf("fd %d, no name", 3+i)
 }
 
-// acceptName is the name of a connection accepted on socket i: its
-// --fdname, or "connection" as systemd names Accept=yes sockets.
+// acceptName is the name of a connection accepted on socket i: the
+// socket's name, or "connection" for an unnamed one.
 func (a *activator) acceptName(i int) string {
 	if i < len(a.names) {
 		return a.names[i]

@@ -745,3 +745,77 @@ func TestFDNameIsSplitAsSystemdSplitsIt(t *testing.T) {
 		})
 	}
 }
+
+func TestNamesPassedInThatDoNotFitAreIgnored(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			in := a.sockPath(dir, "in")
+			passed := []*os.File{listenUnix(t, in)}
+			tests := []struct {
+				name, names, warning string
+			}{
+				{"two names for one fd", "a:b", `socket-activate: warning: LISTEN_FDNAMES="a:b" names 2 fds but LISTEN_FDS is 1; the fds passed in are taken unnamed`},
+				{"a lone trailing backslash", `a\`, `socket-activate: warning: LISTEN_FDNAMES="a\\" ends in a lone backslash; the fds passed in are taken unnamed`},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.startPassing(t, passed, []string{tt.names}, helperArgs(t, "view")...)
+					p.stderr.Wait(t, "istening on ", 1)
+					if _, err := request("unix", in); err != nil {
+						t.Fatal(err)
+					}
+					v := readView(t, p)
+					want := map[string]string{"socket-activate": "unknown", "systemd-socket-activate": "(unset)"}[a.name]
+					if got := pick(v.Env, "LISTEN_FDNAMES")["LISTEN_FDNAMES"]; got != want {
+						t.Errorf("LISTEN_FDNAMES=%q, want %q", got, want)
+					}
+					if d := diff([]string{"3 stream " + in}, v.FDs); d != "" {
+						t.Errorf("the program's fds:\n%s", d)
+					}
+					if a == ours {
+						p.stderr.Wait(t, "^"+regexp.QuoteMeta(tt.warning)+"$", 1)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestConnectionsOnFDsPassedInAreNamedAfterThem(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			in0, in1 := a.sockPath(dir, "in0"), a.sockPath(dir, "in1")
+			passed := []*os.File{listenUnix(t, in0), listenUnix(t, in1)}
+			own := a.sockPath(dir, "own")
+			tests := []struct {
+				name  string
+				names []string // LISTEN_FDNAMES, nil for none
+				want  []string // by socket: in0, in1, own; systemd-socket-activate passes no names
+			}{
+				{"named: their names", []string{"a", "b"}, []string{"a", "b", "connection"}},
+				{"unnamed: connection", nil, []string{"connection", "connection", "connection"}},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.startPassing(t, passed, tt.names, append([]string{"-a", "-l", own}, helperArgs(t, "conn")...)...)
+					p.stderr.Wait(t, "istening on ", 3)
+					for i, sock := range []string{in0, in1, own} {
+						answer, err := request("unix", sock)
+						if err != nil {
+							t.Fatalf("connection to %s: %v", sock, err)
+						}
+						want := tt.want[i]
+						if a != ours {
+							want = ""
+						}
+						if m := regexp.MustCompile(` names=(\S*) `).FindStringSubmatch(answer); m == nil || m[1] != want {
+							t.Errorf("connection to %s: answer %q, want names=%s", sock, answer, want)
+						}
+					}
+				})
+			}
+		})
+	}
+}

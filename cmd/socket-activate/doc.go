@@ -110,8 +110,12 @@
 // (7</etc/hostname) reaches no program, as systemd-socket-activate closes
 // such fds. Fds passed in come first as systemd-socket-activate orders
 // them, and -l is then optional; they keep their LISTEN_FDNAMES names,
-// which systemd-socket-activate drops. With --accept they must be
-// listening sockets, and connections on them are accepted too.
+// which systemd-socket-activate drops. A LISTEN_FDNAMES that does not name
+// each of them, or ends in a lone backslash, is ignored with a warning, as
+// systemd-socket-activate ignores it, and they are unnamed ("unknown"),
+// where a program that reads them as libsystemd does would refuse them
+// all. With --accept they must be listening sockets, and connections on
+// them are accepted too.
 //
 // The program's environment is built afresh, as systemd-socket-activate
 // builds it: TERM, PATH, USER and HOME when they are set; LISTEN_FDS;
@@ -150,9 +154,12 @@
 //
 // With --accept, socket-activate accepts every connection itself and starts
 // one program per connection with the connected socket on fd 3, LISTEN_FDS=1
-// and LISTEN_FDNAMES set to the listening socket's --fdname, or "connection"
-// as systemd names them. REMOTE_ADDR and REMOTE_PORT give an IP peer's
-// address. With --inetd the socket (the connection with --accept, else the
+// and LISTEN_FDNAMES set to the listening socket's name: its --fdname, or
+// for a socket passed in, the name it came with; else "connection", as
+// systemd names them. (systemd-socket-activate passes a connection the
+// whole --fdname, with a warning when it holds more than one name, and
+// no LISTEN_FDNAMES without it.) REMOTE_ADDR and REMOTE_PORT give an IP
+// peer's address. With --inetd the socket (the connection with --accept, else the
 // one listening socket) is the program's stdin and stdout, and no LISTEN_*
 // variable is set.
 //
@@ -439,8 +446,9 @@
 //   - adds --now, --restart, --notify (with --timeout-start-sec,
 //     --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
 //     --watch and --build, and takes port 0;
-//   - always sets LISTEN_FDNAMES, and passes on the names of the fds passed
-//     to it;
+//   - always sets LISTEN_FDNAMES, passes on the names of the fds passed
+//     to it, and names each --accept connection after its listening
+//     socket alone;
 //   - refuses a --fdname count that does not match the fds, which every
 //     program that reads them as libsystemd does would refuse, and an fd
 //     name systemd does not accept (a byte outside 32 to 126, or more

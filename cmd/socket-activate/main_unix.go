@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) ending {
 	}
 	// The fds passed in first: the check that they were inherited needs
 	// them not close-on-exec.
-	passed, err := takePassedFDs()
+	passed, err := takePassedFDs(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
 		return exitCode(1)

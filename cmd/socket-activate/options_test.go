@@ -356,3 +356,35 @@ func TestCommandLineQuotesWhatAShellWould(t *testing.T) {
 		t.Errorf("commandLine = %s, want %s", got, want)
 	}
 }
+
+func TestBadPassedNames(t *testing.T) {
+	const pid = 4242
+	tests := []struct {
+		name    string
+		env     map[string]string
+		bad     bool
+		warning string
+	}{
+		{"no names", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "2"}, false, ""},
+		{"a name for each fd", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "2", "LISTEN_FDNAMES": `a\:b:c`}, false, ""},
+		{"an empty name for one fd", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "1", "LISTEN_FDNAMES": ""}, false, ""},
+		{"two names for one fd", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "a:b"}, true,
+			`LISTEN_FDNAMES="a:b" names 2 fds but LISTEN_FDS is 1; the fds passed in are taken unnamed`},
+		{"one name for three fds, in systemd's number syntax", map[string]string{"LISTEN_PID": "0x1092", "LISTEN_FDS": " 3", "LISTEN_FDNAMES": "a"}, true,
+			`LISTEN_FDNAMES="a" names 1 fd but LISTEN_FDS is 3; the fds passed in are taken unnamed`},
+		{"a lone trailing backslash", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "1", "LISTEN_FDNAMES": `a\`}, true,
+			`LISTEN_FDNAMES="a\\" ends in a lone backslash; the fds passed in are taken unnamed`},
+		{"a lone trailing backslash for another process, dropped without a word", map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": `a\`}, true, ""},
+		{"a wrong count for another process", map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "a:b"}, false, ""},
+		{"a wrong count with a malformed LISTEN_FDS, which is reported as such", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "x", "LISTEN_FDNAMES": "a:b"}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			bad, warning := badPassedNames(getenv, pid)
+			if bad != tt.bad || warning != tt.warning {
+				t.Errorf("badPassedNames = %v, %q; want %v, %q", bad, warning, tt.bad, tt.warning)
+			}
+		})
+	}
+}

@@ -71,7 +71,9 @@ later starts get the stored fds.
 Where socket-activate differs from systemd-socket-activate on purpose:
   it adds --now, --restart, --notify (with --timeout-start-sec,
   --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
-  --watch and --build, and takes port 0; it always sets LISTEN_FDNAMES;
+  --watch and --build, and takes port 0; it always sets LISTEN_FDNAMES,
+  names an --accept connection after its listening socket alone, and
+  passes on the names of fds passed in (unless they do not fit);
   it refuses a --fdname count that does not match the fds (which
   libsystemd would refuse) and fd names systemd does not accept (bytes
   outside 32-126, over 255 bytes); it replaces only a socket file nobody answers
