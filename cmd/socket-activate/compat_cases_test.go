@@ -819,3 +819,27 @@ func TestConnectionsOnFDsPassedInAreNamedAfterThem(t *testing.T) {
 		})
 	}
 }
+
+func TestDatagramSocketsMayShareAnAddress(t *testing.T) {
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("-d -l 127.0.0.1:PORT -l 127.0.0.1:PORT", func(t *testing.T) {
+				p, addr := a.startOnFreePort(t, func(addr string) []string {
+					return append([]string{"-d", "-l", addr, "-l", addr}, helperArgs(t, "view")...)
+				})
+				p.stderr.Wait(t, "istening on ", 2)
+				c, err := net.Dial("udp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("hello\n")); err != nil {
+					t.Fatal(err)
+				}
+				if d := diff([]string{"3 dgram " + addr, "4 dgram " + addr}, readView(t, p).FDs); d != "" {
+					t.Errorf("the program's fds:\n%s", d)
+				}
+			})
+		})
+	}
+}

@@ -145,12 +145,11 @@ func listenSocket(a address, typ int, mode uint32) (*os.File, error) {
 // umask, and the directories leading to it are made (0755, less the
 // umask) if missing, as systemd-socket-activate makes them.
 func bindListen(fd int, a address, typ int, mode uint32) error {
-	if a.family != unix.AF_UNIX && typ == unix.SOCK_STREAM {
-		// Like Go's net package: a restarted server can bind again while
-		// old connections linger in TIME_WAIT.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
-		}
+	// On every socket, as systemd-socket-activate sets it: a restarted
+	// server binds again while old connections linger in TIME_WAIT, and
+	// datagram sockets may share an address.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
 	}
 	if a.dualStack {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
