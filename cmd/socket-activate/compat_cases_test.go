@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -43,6 +44,7 @@ func TestLongOptionsAbbreviateAsGetoptLongDoes(t *testing.T) {
 		want string // after "NAME: "
 	}{
 		{"an abbreviation of two options is ambiguous", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an ambiguous abbreviation lists systemd-socket-activate's options", []string{"--s", "prog"}, "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"an unknown option is quoted with its value", []string{"--bogus=1", "prog"}, "unrecognized option '--bogus=1'"},
 		{"a value for an abbreviated flag names the flag in full", []string{"--acc=1", "prog"}, "option '--accept' doesn't allow an argument"},
 		{"an abbreviation without its value names the option in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
@@ -840,6 +842,51 @@ func TestDatagramSocketsMayShareAnAddress(t *testing.T) {
 					t.Errorf("the program's fds:\n%s", d)
 				}
 			})
+		})
+	}
+}
+
+func TestHelpAndVersionActAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string // "help", "version" or "" for nothing on stdout
+	}{
+		{"--help before a bad option", []string{"--help", "--bogus"}, 0, "help"},
+		{"--version before a bad option", []string{"--version", "-x"}, 0, "version"},
+		{"-h before an option without its value", []string{"-h", "-l"}, 0, "help"},
+		{"-h before a bad letter in a bundle", []string{"-hx"}, 0, "help"},
+		{"an abbreviated --version before a bad option", []string{"--vers", "--bogus=1"}, 0, "version"},
+		{"a bad option before --help", []string{"--bogus", "--help"}, 1, ""},
+		{"--datagram with --seqpacket before --help", []string{"-d", "--seqpacket", "--help"}, 1, ""},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.start(t, tt.args...)
+					if code := p.exitCode(t); code != tt.code {
+						t.Errorf("exit status %d, want %d", code, tt.code)
+					}
+					waitEOF(t, p.stdout)
+					waitEOF(t, p.stderr)
+					out := p.stdout.Text()
+					got := ""
+					switch {
+					case strings.Contains(out, "--listen=ADDR"):
+						got = "help"
+					case out != "":
+						got = "version"
+					}
+					if got != tt.out {
+						t.Errorf("stdout is %s, want %s:\n%s", cmp.Or(got, "empty"), cmp.Or(tt.out, "empty"), out)
+					}
+					if errText := p.stderr.Text(); (errText == "") != (tt.code == 0) {
+						t.Errorf("stderr:\n%s", errText)
+					}
+				})
+			}
 		})
 	}
 }

@@ -22,8 +22,10 @@
 // getopt_long words it ("option '--se' is ambiguous; possibilities:
 // '--seqpacket' '--setenv'"). An abbreviation that systemd-socket-activate
 // accepts selects the same option here, even where one of socket-activate's
-// own options shares the prefix. --environment is the older name of
-// --setenv.
+// own options shares the prefix, and one that is ambiguous there is
+// reported with the same list. --environment is the older name of
+// --setenv. As with systemd-socket-activate, -h, --help and --version act
+// as soon as they are read: what follows them is not looked at.
 //
 //	-h, --help                  Show this help and exit
 //	    --version               Print the version and exit

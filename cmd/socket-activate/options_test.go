@@ -32,8 +32,16 @@ func TestParseArgs(t *testing.T) {
 		want: options{listen: []string{"8080", "[::1]:0"}, setenv: []string{"A=1"}, fdnames: []string{"a", "b"}, argv: []string{"prog"}},
 	}, {
 		name: "short flags bundle, the last one may take a value",
-		args: []string{"-hdl", "80", "prog"},
-		want: options{help: true, datagram: true, listen: []string{"80"}, argv: []string{"prog"}},
+		args: []string{"-dl", "80", "prog"},
+		want: options{datagram: true, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "-h acts at once, in a bundle too: what follows is not read",
+		args: []string{"-dhx", "--bogus", "-l"},
+		want: options{help: true, datagram: true},
+	}, {
+		name: "--version acts at once, abbreviated too",
+		args: []string{"--vers", "--bogus=1", "-E", "=x"},
+		want: options{version: true},
 	}, {
 		name: "options stop at the program, whose own options are left alone",
 		args: []string{"-l", "80", "--now", "prog", "-l", "--restart"},
@@ -148,6 +156,8 @@ func TestParseArgsRejects(t *testing.T) {
 		{"--accept with --watch", []string{"-a", "--watch=.", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 		{"--build without --watch", []string{"--build=make", "-l", "80", "prog"}, "--build runs after changes under --watch: give --watch PATH too (see --help)"},
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
+		{"--datagram with --seqpacket before --help", []string{"--seqpacket", "-d", "--help"}, "--datagram and --seqpacket cannot be combined (see --help)"},
+		{"an unknown option before --help", []string{"--bogus", "--help"}, "unrecognized option '--bogus'"},
 		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 		{"no -l with --notify --now but without a program", []string{"--notify", "--now"}, "no program to run given (see --help)"},
 		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
@@ -175,7 +185,7 @@ func TestAbbreviationsOfSystemdOptionsKeepTheirMeaning(t *testing.T) {
 		{"--fdn", "fdname"},
 		{"--fds", "fdstore-max"},
 		{"--fdstore-max", "fdstore-max"},
-		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv' '--socket-mode'"},
+		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"--so", "socket-mode"},
 		{"--e", "environment"},
 	}

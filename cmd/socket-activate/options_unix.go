@@ -204,6 +204,10 @@ func (e getoptError) Unwrap() error { return errUsage }
 // argument; long options take it after "=" or as the next argument, and
 // may be abbreviated to any unique prefix (--acc, --fdn=web). getenv
 // supplies the values for -E VAR.
+//
+// As systemd-socket-activate's parser, it returns at -h, --help or
+// --version, leaving the rest unread, and reports a bad value, or
+// --datagram with --seqpacket, at the option that makes it so.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	o := &options{socketMode: defaultSocketMode, fdstoreMax: maxStored, getenv: getenv}
 	for i := 0; i < len(args); i++ {
@@ -226,7 +230,9 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				if hasInline {
 					return nil, getoptError(fmt.Sprintf("option '--%s' doesn't allow an argument", opt.long))
 				}
-				opt.flag(o)
+				if done, err := o.setFlag(opt); done || err != nil {
+					return o, err
+				}
 				continue
 			}
 			if !hasInline {
@@ -248,7 +254,9 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				return nil, getoptError(fmt.Sprintf("invalid option -- '%c'", arg[j]))
 			}
 			if opt.flag != nil {
-				opt.flag(o)
+				if done, err := o.setFlag(opt); done || err != nil {
+					return o, err
+				}
 				continue
 			}
 			v := arg[j+1:]
@@ -265,10 +273,17 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 			break
 		}
 	}
-	if o.help || o.version {
-		return o, nil
-	}
 	return o, o.check()
+}
+
+// setFlag records the flag opt. It reports whether parsing is done: at
+// --help and --version, which act at once.
+func (o *options) setFlag(opt *option) (done bool, err error) {
+	opt.flag(o)
+	if o.datagram && o.seqpacket {
+		return false, fmt.Errorf("--datagram and --seqpacket cannot be combined (%w)", errUsage)
+	}
+	return o.help || o.version, nil
 }
 
 // lookupLong finds the option of table that name, the text of arg between
@@ -276,7 +291,8 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 // name starts with it, as getopt_long finds it. An alias and the option it
 // names count as one. When the prefix fits several options and exactly
 // one of them is an option of systemd-socket-activate, that one is taken,
-// so that its abbreviations mean here what they mean there.
+// so that its abbreviations mean here what they mean there; when several
+// of them are, the error lists those, as systemd-socket-activate's does.
 func lookupLong(table []option, name, arg string) (*option, error) {
 	// As getopt_long, keep the first match and every later one that is
 	// not the same option as the first.
@@ -290,8 +306,12 @@ func lookupLong(table []option, name, arg string) (*option, error) {
 			found = append(found, opt)
 		}
 	}
+	// Among several, systemd-socket-activate's options decide: one of
+	// them is taken, and two or more are ambiguous as they are there.
 	if systemd := systemdTargets(found); len(found) > 1 && len(systemd) == 1 {
 		return systemd[0], nil
+	} else if len(systemd) > 1 {
+		found = systemd
 	}
 	switch len(found) {
 	case 0:
@@ -457,8 +477,6 @@ func (o *options) check() error {
 		return fmt.Errorf("%s needs --notify: it sets how socket-activate handles the program's notifications (%w)", o.notifyOnly[0], errUsage)
 	case len(o.argv) == 0:
 		return fmt.Errorf("no program to run given (%w)", errUsage)
-	case o.datagram && o.seqpacket:
-		return fmt.Errorf("--datagram and --seqpacket cannot be combined (%w)", errUsage)
 	case o.datagram && o.accept:
 		return fmt.Errorf("datagram sockets do not accept connections: --datagram and --accept cannot be combined (%w)", errUsage)
 	case o.accept && (o.restart || o.notify || o.now || o.watch != nil):
