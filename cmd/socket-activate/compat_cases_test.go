@@ -890,3 +890,40 @@ func TestHelpAndVersionActAtOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestSetenvTakesWhatSystemdTakes(t *testing.T) {
+	dir := shortTempDir(t)
+	refused := []string{"1A=x", "A-B=x", "A.B=x", "=x", "A B=x", "Ä=x", "A=\xff", "A=\xef\xbf\xbe", "1A"}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, v := range refused {
+				t.Run(fmt.Sprintf("%q is refused", v), func(t *testing.T) {
+					p := a.start(t, "-E", v, "-l", a.sockPath(dir, "refused"), "/bin/true")
+					if code := p.exitCode(t); code != 1 {
+						t.Errorf("exit status %d, want 1", code)
+					}
+					waitEOF(t, p.stderr)
+					if got := p.stderr.Text(); !strings.Contains(got, "annot assign environment variable") {
+						t.Errorf("stderr %q, want it to say the variable cannot be assigned", got)
+					}
+				})
+			}
+			t.Run("names of letters, digits and _, values with control characters", func(t *testing.T) {
+				sock := a.sockPath(dir, "taken")
+				env := map[string]string{"_a1": "x", "A": "\x01\t\x7f\x1b é", "B": "="}
+				args := []string{"-l", sock}
+				for k, v := range env {
+					args = append(args, "-E", k+"="+v)
+				}
+				p := a.start(t, append(args, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				if d := diff(env, pick(readView(t, p).Env, "_a1", "A", "B")); d != "" {
+					t.Errorf("the program's environment:\n%s", d)
+				}
+			})
+		})
+	}
+}

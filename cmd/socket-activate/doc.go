@@ -125,7 +125,11 @@
 // (systemd-socket-activate sets it only with --fdname); with --notify
 // NOTIFY_SOCKET, FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and
 // WATCHDOG_PID with --watchdog-sec; then the -E variables, which win over
-// all of these, as with systemd-socket-activate. An fd is named "unknown"
+// all of these, as with systemd-socket-activate, which refuses the same
+// -E values: a name that is not letters, digits and "_", or starts with a
+// digit, and a VALUE that is not UTF-8 text (control characters are
+// allowed; a value copied from socket-activate's environment is taken as
+// it is). An fd is named "unknown"
 // unless it came with a name or --fdname names it. --fdname gives one
 // name for every fd, or one name per fd in order (fds passed in first);
 // any other count is refused at start (with --inetd, which passes no

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-activation/activation/internal/fdname"
 )
@@ -390,17 +391,53 @@ func optionHelp(table []option) string {
 	return b.String()
 }
 
-// addEnv records -E VAR=VALUE, or -E VAR with our value of VAR.
+// addEnv records -E VAR=VALUE, or -E VAR with our value of VAR. It
+// refuses what systemd-socket-activate refuses: a name that is not
+// letters, digits and "_", or starts with a digit, and a VALUE that is not
+// UTF-8 text; our own value of VAR is taken as it is.
 func (o *options) addEnv(v string) error {
 	key, val, ok := strings.Cut(v, "=")
-	if !ok {
+	switch {
+	case !assignableName(key):
+		return fmt.Errorf("cannot assign environment variable %q: a name is letters, digits and \"_\", not starting with a digit (%w)", v, errUsage)
+	case ok && !assignableValue(val):
+		return fmt.Errorf("cannot assign environment variable %q: the value is not UTF-8 text (%w)", v, errUsage)
+	case !ok:
 		val = o.getenv(key)
-	}
-	if !validEnvName(key) {
-		return fmt.Errorf("bad environment variable %q in --setenv (%w)", v, errUsage)
 	}
 	o.setenv = setEnv(o.setenv, key, val)
 	return nil
+}
+
+// assignableName reports whether name is a variable name systemd lets -E
+// set (env_name_is_valid): letters, digits and "_", not starting with a
+// digit.
+func assignableName(name string) bool {
+	for i, c := range []byte(name) {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
+}
+
+// assignableValue reports whether v is a value systemd lets -E set
+// (env_value_is_valid): UTF-8 text, control characters included, with
+// no surrogate and no noncharacter (U+FDD0 to U+FDEF, and the last two
+// code points of each plane), which systemd's UTF-8 check refuses.
+func assignableValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE {
+			return false
+		}
+	}
+	return true
 }
 
 // setSocketMode records --socket-mode: an octal mode, at most 0777.
