@@ -606,6 +606,31 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
 				}
 			})
+			t.Run("--accept programs get no variable but theirs", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign-env")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var got []string
+				for k := range readView(t, p).Env {
+					if k != "LISTEN_FDNAMES" { // only socket-activate sets it
+						got = append(got, k)
+					}
+				}
+				want := []string{"GORACE", "LISTEN_FDS", "LISTEN_PID", helperEnv}
+				for _, k := range []string{"TERM", "PATH", "USER", "HOME"} {
+					if _, ok := os.LookupEnv(k); ok {
+						want = append(want, k)
+					}
+				}
+				if d := diff(sorted(want), sorted(got)); d != "" {
+					t.Errorf("the program's variables:\n%s", d)
+				}
+			})
 			t.Run("--accept programs start with the default actions", func(t *testing.T) {
 				sock := a.sockPath(dir, "ign-acc")
 				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "conn-hold")...)...)

@@ -72,7 +72,7 @@ func shim(args, environ []string) int {
 			}
 			continue
 		}
-		if validEnvName(key) && !set[key] {
+		if assignableName(key) && !set[key] {
 			env = append(env, key+"="+strconv.Itoa(os.Getpid()))
 		}
 	}

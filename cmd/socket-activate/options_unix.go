@@ -535,9 +535,3 @@ func setEnv(env []string, key, val string) []string {
 	}
 	return append(env, key+"="+val)
 }
-
-// validEnvName reports whether name can be an environment variable's name:
-// not empty, no "=", no NUL.
-func validEnvName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, "=\x00")
-}
