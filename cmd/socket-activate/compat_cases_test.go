@@ -271,14 +271,27 @@ func TestUnixSocketFilesGetTheSameModeUnderAnyUmask(t *testing.T) {
 					}
 				})
 			}
-			t.Run("missing directories are made, 0755 under umask 022", func(t *testing.T) {
-				sock := filepath.Join(a.sockPath(dir, "d"), "sub", "s")
-				p := a.startShell(t, `umask 022; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
-				p.stderr.Wait(t, "istening on ", 1)
-				for _, d := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
-					if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o755 {
-						t.Errorf("%s: %v, %v; want a directory with mode 0755", d, fi.Mode(), err)
+			for _, umask := range []string{"022", "077", "000"} {
+				t.Run("missing directories are made, 0755 under umask "+umask, func(t *testing.T) {
+					sock := filepath.Join(a.sockPath(dir, "d"+umask), "sub", "s")
+					p := a.startShell(t, "umask "+umask+`; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "istening on ", 1)
+					for _, d := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
+						if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o755 {
+							t.Errorf("%s: %v, %v; want a directory with mode 0755", d, fi.Mode(), err)
+						}
 					}
+				})
+			}
+			t.Run("a directory that exists keeps its mode", func(t *testing.T) {
+				d := a.sockPath(dir, "kept")
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				p := a.start(t, append([]string{"-l", filepath.Join(d, "s")}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o700 {
+					t.Errorf("%s: %v, %v; want it left with mode 0700", d, fi.Mode(), err)
 				}
 			})
 		})

@@ -87,7 +87,8 @@
 // A PORT of 0 lets the system pick a free port (systemd-socket-activate
 // refuses 0). A unix socket file gets mode 0644 (--socket-mode chooses
 // another) whatever the umask, as systemd-socket-activate gives it, and
-// missing directories leading to it are made. Unlike
+// missing directories leading to it are made, 0755 whatever the umask, as
+// systemd-socket-activate makes them. Unlike
 // systemd-socket-activate, which unlinks whatever is at the path,
 // socket-activate replaces only a socket file that nobody answers on, and
 // leaves a live socket or another file alone (the bind then fails); it
