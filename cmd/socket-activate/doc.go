@@ -1,8 +1,8 @@
 // Socket-activate runs a program with sockets passed by the systemd socket
 // activation protocol, for development on Linux, macOS and the BSDs. It is a
 // drop-in for systemd-socket-activate(1): it takes its options, passes the
-// same fds, prints the same lines and exits with the same statuses, and
-// differs only where said below. It adds --now, --restart, --notify (the
+// same fds, prints the same lines for the same events and exits with the
+// same statuses, and differs only where said below. It adds --now, --restart, --notify (the
 // service manager's side of a systemd Type=notify service: its state, a
 // start timeout, a watchdog and the fd store), --socket-mode, and an
 // edit-build loop (--watch, --build) where no client is refused.
@@ -84,15 +84,22 @@
 //	/path/to/socket  a unix socket path
 //	@name            a Linux abstract unix socket (an error elsewhere)
 //
-// A PORT of 0 lets the system pick a free port (systemd-socket-activate
-// refuses 0). A unix socket file gets mode 0644 (--socket-mode chooses
-// another) whatever the umask, as systemd-socket-activate gives it, and
-// missing directories leading to it are made, 0755 whatever the umask, as
-// systemd-socket-activate makes them. Unlike
-// systemd-socket-activate, which unlinks whatever is at the path,
-// socket-activate replaces only a socket file that nobody answers on, and
-// leaves a live socket or another file alone (the bind then fails); it
-// removes the socket files it made when it exits.
+// A PORT is decimal, from 0 to 65535; 0 lets the system pick a free port
+// (systemd-socket-activate refuses 0, takes a sign, as in +8080, and reads
+// a PORT with a leading 0 as octal). A bare PORT is always dual-stack:
+// socket-activate turns IPV6_V6ONLY off, where systemd-socket-activate
+// leaves the system's default (net.ipv6.bindv6only on Linux). An IPv6
+// address may name its zone ([fe80::1%eth0]:8080), and "@" alone is the
+// abstract socket of the empty name; systemd-socket-activate refuses both.
+// Every socket gets SO_REUSEADDR, as systemd-socket-activate sets it. A
+// unix socket file gets mode 0644 (--socket-mode chooses another) whatever
+// the umask, as systemd-socket-activate gives it, and missing directories
+// leading to it are made, 0755 whatever the umask, as
+// systemd-socket-activate makes them. Unlike systemd-socket-activate, which
+// unlinks whatever is at the path, socket-activate replaces only a socket
+// file that nobody answers on, and leaves a live socket or another file
+// alone (the bind then fails); it removes the socket files it made when it
+// exits.
 //
 // A time span SEC is read as systemd reads TimeoutStartSec= and
 // WatchdogSec=: seconds (5, 1.5), a number with a unit (500ms, 2s, 1min,
@@ -102,47 +109,49 @@
 //
 // # What the program gets
 //
-// The program gets stdin, stdout, stderr and its fds, nothing else: fds
-// 3, 4, … are the fds socket-activate was itself started with, if
-// LISTEN_FDS (and a LISTEN_PID that names it) passed it any, then the
-// sockets of the -l options in their order, then with --notify the fds
-// the program stored (see below); all are blocking and not close-on-exec.
-// At start socket-activate marks every other fd it inherited
-// close-on-exec (with close_range(2) where Linux has it, else each fd that
-// /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
-// (7</etc/hostname) reaches no program, as systemd-socket-activate closes
-// such fds. Fds passed in come first as systemd-socket-activate orders
-// them, and -l is then optional; they keep their LISTEN_FDNAMES names,
-// which systemd-socket-activate drops. A LISTEN_FDNAMES that does not name
-// each of them, or ends in a lone backslash, is ignored with a warning, as
+// The program gets stdin, stdout, stderr and its fds, nothing else: fds 3,
+// 4, … are the fds socket-activate was itself started with, if LISTEN_FDS
+// (and a LISTEN_PID that names it) passed it any, then the sockets of the
+// -l options in their order, then with --notify the fds the program stored
+// (see below); all are blocking and not close-on-exec. At start
+// socket-activate marks every other fd it inherited close-on-exec (with
+// close_range(2) where Linux has it, else each fd that /proc/self/fd or
+// /dev/fd lists), so that an fd a shell opened for it (7</etc/hostname)
+// reaches no program. (systemd-socket-activate closes such fds only when -l
+// is given: with fds passed in alone, its program gets them too.) Fds
+// passed in come first as systemd-socket-activate orders them, and -l is
+// then optional; they keep their LISTEN_FDNAMES names, which
+// systemd-socket-activate drops. A LISTEN_FDNAMES that does not name each
+// of them, or ends in a lone backslash, is ignored with a warning, as
 // systemd-socket-activate ignores it, and they are unnamed ("unknown"),
-// where a program that reads them as libsystemd does would refuse them
-// all. With --accept they must be listening sockets, and connections on
-// them are accepted too.
+// where a program that reads them as libsystemd does would refuse them all.
+// With --accept they must be listening sockets, and connections on them are
+// accepted too.
 //
 // The program's environment is built afresh, as systemd-socket-activate
-// builds it: TERM, PATH, USER and HOME when they are set; LISTEN_FDS;
-// LISTEN_PID, the program's own pid; LISTEN_FDNAMES, always
+// builds it: TERM, PATH, USER and HOME when they are set (by those exact
+// names: systemd-socket-activate 252 copies the first variable whose name
+// starts with one of them, USERNAME for USER if it comes first);
+// LISTEN_FDS; LISTEN_PID, the program's own pid; LISTEN_FDNAMES, always
 // (systemd-socket-activate sets it only with --fdname); with --notify
 // NOTIFY_SOCKET, FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and
 // WATCHDOG_PID with --watchdog-sec; then the -E variables, which win over
-// all of these, as with systemd-socket-activate, which refuses the same
-// -E values: a name that is not letters, digits and "_", or starts with a
+// all of these, as with systemd-socket-activate, which refuses the same -E
+// values: a name that is not letters, digits and "_", or starts with a
 // digit, and a VALUE that is not UTF-8 text (control characters are
-// allowed; a value copied from socket-activate's environment is taken as
-// it is). An fd is named "unknown"
-// unless it came with a name or --fdname names it. --fdname gives one
-// name for every fd, or one name per fd in order (fds passed in first);
-// any other count is refused at start (with --inetd, which passes no
-// names, any count is taken). That is stricter than
-// systemd-socket-activate on purpose: it passes such names with a warning,
-// and every program that reads them as libsystemd does then fails
+// allowed; a value copied from socket-activate's environment is taken as it
+// is). An fd is named "unknown" unless it came with a name or --fdname
+// names it. --fdname gives one name for every fd, or one name per fd in
+// order (fds passed in first); any other count is refused at start (with
+// --inetd, which passes no names, any count is taken). That is stricter
+// than systemd-socket-activate on purpose: it passes such names with a
+// warning, and every program that reads them as libsystemd does then fails
 // (EINVAL). The names of several --fdname options add up, each split as
 // systemd-socket-activate splits it: at every ":", with no escapes, and
-// empty names dropped ("a::b" is a and b, "a:" is a alone, which then
-// names every fd), but an --fdname left with no name at all ("" or ":")
-// gives one empty name. A name that systemd does not take as an fd name
-// (a byte outside 32 to 126, or more than 255 bytes) is refused too.
+// empty names dropped ("a::b" is a and b, "a:" is a alone, which then names
+// every fd), but an --fdname left with no name at all ("" or ":") gives one
+// empty name. A name that systemd does not take as an fd name (a byte
+// outside 32 to 126, or more than 255 bytes) is refused too.
 //
 // Go cannot set LISTEN_PID between fork and exec, so socket-activate starts
 // a copy of itself that sets LISTEN_PID (and WATCHDOG_PID with
@@ -166,8 +175,12 @@
 // systemd names them. (systemd-socket-activate passes a connection the
 // whole --fdname, with a warning when it holds more than one name, and
 // no LISTEN_FDNAMES without it.) REMOTE_ADDR and REMOTE_PORT give an IP
-// peer's address. With --inetd the socket (the connection with --accept, else the
-// one listening socket) is the program's stdin and stdout, and no LISTEN_*
+// peer's address, as systemd sets them for an Accept=yes service
+// (systemd-socket-activate 252 sets neither). The programs keep the soft
+// RLIMIT_NOFILE socket-activate was started with, where
+// systemd-socket-activate lowers it to 1024 for its --accept programs.
+// With --inetd the socket (the connection with --accept, else the one
+// listening socket) is the program's stdin and stdout, and no LISTEN_*
 // variable is set.
 //
 // # What it prints
@@ -175,7 +188,10 @@
 // On standard error, socket-activate prints the lines
 // systemd-socket-activate prints for the same events, in the same words,
 // so that a script that reads them works with either; a line of its own,
-// starting "socket-activate: ", may follow. Every socket, with the
+// starting "socket-activate: ", may follow, and its errors are in its own
+// words (after "socket-activate: "). The event lines are always printed,
+// without a time: SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TIME, which
+// systemd-socket-activate heeds, are ignored. Every socket, with the
 // address it got and the fd the program gets it on, then its name:
 //
 //	Listening on 127.0.0.1:34567 as 3.
@@ -454,30 +470,52 @@
 //     --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
 //     --watch and --build, and takes port 0;
 //   - always sets LISTEN_FDNAMES, passes on the names of the fds passed
-//     to it, and names each --accept connection after its listening
-//     socket alone;
+//     to it (but a LISTEN_FDNAMES that does not name each, which it
+//     ignores with a warning), and names each --accept connection after
+//     its listening socket alone;
 //   - refuses a --fdname count that does not match the fds, which every
 //     program that reads them as libsystemd does would refuse, and an fd
 //     name systemd does not accept (a byte outside 32 to 126, or more
 //     than 255 bytes), which systemd-socket-activate passes with a
 //     warning;
+//   - sets REMOTE_ADDR and REMOTE_PORT for an --accept program, as systemd
+//     does for Accept=yes services (systemd-socket-activate 252 sets
+//     neither), and leaves it the soft RLIMIT_NOFILE it was started with
+//     (systemd-socket-activate lowers it to 1024);
+//   - keeps every inherited fd other than those passed in from the
+//     program, where systemd-socket-activate closes them only when -l is
+//     given;
+//   - copies TERM, PATH, USER and HOME by their exact names, where
+//     systemd-socket-activate 252 takes the first variable whose name
+//     starts with one of them;
+//   - reads a PORT as decimal without a sign (systemd-socket-activate
+//     takes +8080, and reads 052117 as octal, port 21583), takes an IPv6
+//     zone ([::1%lo]:8080) and a bare "@", which systemd-socket-activate
+//     refuses, and makes a bare PORT dual-stack whatever
+//     net.ipv6.bindv6only says;
 //   - replaces only a socket file nobody answers on, and removes the
 //     socket files it made at exit;
-//   - stays the program's parent instead of becoming it (LISTEN_PID is
-//     still the program's pid, and the program its process group's
-//     member), so a signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL
-//     that kills the program, or comes while no program runs (SIGQUIT
-//     too), gives status 128 plus its number, not death by it;
+//   - looks the program up at start, and exits with status 1 if it is not
+//     found (systemd-socket-activate looks it up at the first connection);
+//   - ignores SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TIME, and words its setup
+//     errors its own way (after "socket-activate: ");
+//   - with --accept, waits for its programs after a signal before it dies
+//     of it.
+//
+// Where a parent, and a Go program, cannot do what
+// systemd-socket-activate does by becoming the program, socket-activate:
+//
+//   - stays the program's parent instead (LISTEN_PID is still the
+//     program's pid, and the program its process group's member), so a
+//     signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL that kills the
+//     program, or comes while no program runs (SIGQUIT too), gives status
+//     128 plus its number, not death by it;
 //   - passes a signal sent to its whole process group on to the program,
 //     which got it already;
 //   - does not keep ignored a signal other than SIGHUP and SIGINT that it
 //     started with ignored (SIGQUIT under a shell's &);
 //   - ignores SIGPIPE sent to it, and does not pass on SIGPIPE, SIGTSTP,
 //     SIGTTIN, SIGTTOU and SIGCONT;
-//   - looks the program up at start, and exits with status 1 if it is not
-//     found (systemd-socket-activate looks it up at the first connection);
-//   - with --accept, waits for its programs after a signal before it dies
-//     of it;
 //   - outside Linux and FreeBSD, leaves the program running when it is
 //     killed.
 //

@@ -54,7 +54,8 @@ PROGRAM too); HUP and INT ignored at start stay ignored. socket-activate
 exits as PROGRAM did (with status 1 if it exited 0 after the start timeout
 or the watchdog stopped it). A signal that comes while no PROGRAM runs
 ends it, but WINCH: it dies of HUP, INT and TERM, exits 128+N for others.
-When socket-activate dies, PROGRAM gets SIGKILL (Linux, FreeBSD).
+When socket-activate dies, PROGRAM gets SIGKILL and --accept programs
+SIGTERM (Linux, FreeBSD).
 
 With --watch, a change runs --build while PROGRAM serves on; if it
 succeeds a new PROGRAM starts on the same sockets and the old one gets
@@ -70,23 +71,35 @@ and keeps them in the fd store: the first start gets no LISTEN_* variables,
 later starts get the stored fds.
 
 Where socket-activate differs from systemd-socket-activate on purpose:
-  it adds --now, --restart, --notify (with --timeout-start-sec,
+- it adds --now, --restart, --notify (with --timeout-start-sec,
   --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
-  --watch and --build, and takes port 0; it always sets LISTEN_FDNAMES,
-  names an --accept connection after its listening socket alone, and
-  passes on the names of fds passed in (unless they do not fit);
-  it refuses a --fdname count that does not match the fds (which
-  libsystemd would refuse) and fd names systemd does not accept (bytes
-  outside 32-126, over 255 bytes); it replaces only a socket file nobody answers
-  on, and removes it at exit; it stays PROGRAM's parent (LISTEN_PID is
-  still PROGRAM's pid), so a signal other than HUP, INT, TERM or KILL
-  that kills PROGRAM, or comes while none runs, gives status 128+N, not
-  death by that signal, a signal sent to the whole process group reaches
-  PROGRAM twice, signals but HUP and INT ignored at start are not kept
-  ignored, and PIPE (ignored), TSTP, TTIN, TTOU and CONT are not passed
-  on; it looks PROGRAM up at start, not at the first connection; with
-  --accept it waits for its programs after SIGTERM before it dies of the
-  signal.
+  --watch and --build, and takes port 0;
+- it always sets LISTEN_FDNAMES, passes on the names of fds passed in
+  (ignoring, with a warning, names that do not fit them) and names an
+  --accept connection after its listening socket alone;
+- it refuses a --fdname count that does not match the fds (libsystemd
+  would refuse it) and fd names systemd does not accept (bytes outside
+  32-126, over 255 bytes);
+- it sets REMOTE_ADDR and REMOTE_PORT for --accept programs and leaves
+  them its soft RLIMIT_NOFILE (systemd-socket-activate 252 sets neither
+  and lowers the limit to 1024);
+- it keeps inherited fds other than those passed in from PROGRAM, also
+  without -l, and copies TERM, PATH, USER and HOME by exact name;
+- a PORT is decimal without a sign; IPv6 zones and a bare "@" are taken;
+  a bare PORT is dual-stack whatever net.ipv6.bindv6only says;
+- it replaces only a socket file nobody answers on, and removes it at
+  exit; it looks PROGRAM up at start, not at the first connection;
+- it ignores SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TIME, and words its setup
+  errors its own way;
+- with --accept it waits for its programs after a signal before it dies
+  of the signal.
+Where a parent cannot do what systemd-socket-activate does by becoming
+PROGRAM: a signal other than HUP, INT, TERM or KILL that kills PROGRAM,
+or comes while none runs, gives status 128+N, not death by that signal;
+a signal sent to the whole process group reaches PROGRAM twice; signals
+but HUP and INT ignored at start are not kept ignored; PIPE (ignored),
+TSTP, TTIN, TTOU and CONT are not passed on; outside Linux and FreeBSD
+PROGRAM outlives a killed socket-activate.
 `
 )
 
