@@ -570,8 +570,8 @@ func (a *activator) waitTraffic() (syscall.Signal, error) {
 }
 
 // delay waits d before a restart. It returns 0 then, or at once on
-// SIGHUP, which asks for the restart; it returns any other caught signal
-// but SIGWINCH, which ends socket-activate since no program runs.
+// SIGHUP, which asks for the restart; it ignores SIGWINCH, and returns any
+// other caught signal, which ends socket-activate since no program runs.
 func (a *activator) delay(d time.Duration) syscall.Signal {
 	t := time.NewTimer(d)
 	defer t.Stop()
