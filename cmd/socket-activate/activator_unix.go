@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-activation/activation"
+	"github.com/go-activation/activation/internal/sdnum"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,15 +86,25 @@ func (p *program) pid() int {
 // passedFD is an fd socket-activate itself was started with, by
 // LISTEN_FDS: it passes it on to the program.
 type passedFD struct {
-	file      *os.File // named by its LISTEN_FDNAMES entry
+	file      *os.File // named by its LISTEN_FDNAMES entry, or "unknown"
+	named     bool     // LISTEN_FDNAMES named it
 	listening bool     // a listening stream or seqpacket socket
 }
 
 // takePassedFDs takes the fds passed to socket-activate by LISTEN_FDS, as
 // sd_listen_fds_with_names(3) reads them, with their names and what they
 // are. It returns nothing when the variables are not for this process.
-// The fds are close-on-exec; the caller owns the files.
-func takePassedFDs() ([]passedFD, error) {
+// A LISTEN_FDNAMES that does not name each fd is ignored, with a warning
+// on stderr, as systemd-socket-activate ignores the names (see
+// badPassedNames). The fds are close-on-exec; the caller owns the files.
+func takePassedFDs(stderr io.Writer) ([]passedFD, error) {
+	if bad, warning := badPassedNames(os.LookupEnv, os.Getpid()); bad {
+		if warning != "" {
+			fmt.Fprintf(stderr, "socket-activate: warning: %s\n", warning)
+		}
+		os.Unsetenv("LISTEN_FDNAMES")
+	}
+	_, named := os.LookupEnv("LISTEN_FDNAMES")
 	infos, err := activation.Inherited()
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the fds passed in LISTEN_FDS: %w", err)
@@ -105,9 +116,48 @@ func takePassedFDs() ([]passedFD, error) {
 	passed := make([]passedFD, len(files))
 	for i, f := range files {
 		// Both lists are in fd order, and nothing was claimed before.
-		passed[i] = passedFD{file: f, listening: i < len(infos) && infos[i].Listening}
+		passed[i] = passedFD{file: f, named: named, listening: i < len(infos) && infos[i].Listening}
 	}
 	return passed, nil
+}
+
+// badPassedNames reports whether LISTEN_FDNAMES, as getenv gives it, is
+// one that sd_listen_fds_with_names(3) would refuse along with the fds,
+// while systemd-socket-activate, which reads the fds with sd_listen_fds,
+// takes them unnamed: one that ends in a lone backslash, or one that does
+// not name each of the fds LISTEN_FDS passes to the process pid. It
+// returns the warning to give, "" when the variables are not for pid. A
+// malformed LISTEN_PID or LISTEN_FDS is not its to judge.
+func badPassedNames(getenv func(string) (string, bool), pid int) (bad bool, warning string) {
+	names, ok := getenv("LISTEN_FDNAMES")
+	if !ok {
+		return false, ""
+	}
+	given, malformed := 1, false
+	for i := 0; i < len(names); i++ {
+		switch {
+		case names[i] == '\\' && i+1 == len(names):
+			malformed = true
+		case names[i] == '\\':
+			i++ // the next byte is part of a name
+		case names[i] == ':':
+			given++
+		}
+	}
+	rawPID, _ := getenv("LISTEN_PID")
+	rawFDs, _ := getenv("LISTEN_FDS")
+	target, err1 := sdnum.ParsePID(rawPID)
+	n, err2 := sdnum.ParseInt(rawFDs)
+	ours := err1 == nil && err2 == nil && target == pid && n > 0
+	switch {
+	case malformed && ours:
+		return true, fmt.Sprintf("LISTEN_FDNAMES=%q ends in a lone backslash; the fds passed in are taken unnamed", names)
+	case malformed:
+		return true, ""
+	case ours && given != n:
+		return true, fmt.Sprintf("LISTEN_FDNAMES=%q names %s but LISTEN_FDS is %d; the fds passed in are taken unnamed", names, count(given, "fd"), n)
+	}
+	return false, ""
 }
 
 // newActivator resolves the program, opens every socket and prints them,
@@ -183,17 +233,26 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 		a.build = newBuilder(o.build, w, stderr)
 	}
 	a.env = freshEnv(os.LookupEnv)
-	// checkSockets saw that --fdname gives one name, or one per socket.
-	a.names = o.fdnames
+	// checkSockets saw that --fdname gives one name, or one per socket
+	// (but with --inetd, which passes no names).
 	switch {
-	case o.fdnames == nil && !o.accept:
-		// The fds passed in keep their names.
-		a.names = repeat("unknown", len(a.socks))
+	case o.fdnames == nil:
+		// The fds passed in keep their names; a connection accepted on
+		// one gets its name, as one on an -l socket gets its --fdname.
+		unnamed := "unknown"
+		if o.accept {
+			unnamed = "connection" // as systemd names Accept=yes sockets
+		}
+		a.names = repeat(unnamed, len(a.socks))
 		for i, p := range passed {
-			a.names[i] = p.file.Name()
+			if p.named {
+				a.names[i] = p.file.Name()
+			}
 		}
 	case len(o.fdnames) == 1:
 		a.names = repeat(o.fdnames[0], len(a.socks))
+	default:
+		a.names = o.fdnames
 	}
 	for i := range a.socks {
 		// systemd-socket-activate's line, then one that says more.
@@ -204,7 +263,8 @@ func newActivator(o *options, passed []passedFD, stderr io.Writer, sigs <-chan o
 }
 
 // checkSockets reports what cannot work with the sockets there are:
-// passed of them passed in, and those of -l.
+// passed of them passed in, and those of -l. With --inetd no names are
+// passed, so --fdname may give any number.
 func checkSockets(o *options, passed int) error {
 	n := passed + len(o.listen)
 	switch {
@@ -218,7 +278,7 @@ func checkSockets(o *options, passed int) error {
 		return fmt.Errorf("--fdname names sockets, and there are none; the program names the fds it stores with FDNAME (%w)", errUsage)
 	case o.inetd && !o.accept && n != 1:
 		return fmt.Errorf("--inetd without --accept needs exactly one socket, and there are %d (%w)", n, errUsage)
-	case len(o.fdnames) > 1 && len(o.fdnames) != n:
+	case len(o.fdnames) > 1 && len(o.fdnames) != n && !o.inetd:
 		// systemd-socket-activate passes them with a warning, and every
 		// program that reads them as libsystemd does then fails.
 		return fmt.Errorf("--fdname gives %d names for %s: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (%w)", len(o.fdnames), count(n, "socket"), errUsage)
@@ -259,8 +319,8 @@ func (a *activator) describe(i int) string {
 	return fmt.Sprintf("fd %d, no name", 3+i)
 }
 
-// acceptName is the name of a connection accepted on socket i: its
-// --fdname, or "connection" as systemd names Accept=yes sockets.
+// acceptName is the name of a connection accepted on socket i: the
+// socket's name, or "connection" for an unnamed one.
 func (a *activator) acceptName(i int) string {
 	if i < len(a.names) {
 		return a.names[i]
@@ -334,6 +394,13 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		k, v, _ := strings.Cut(kv, "=")
 		env = setEnv(env, k, v)
 	}
+	// When socket-activate dies, the program dies with it, as it dies
+	// with systemd-socket-activate, which becomes the program; --accept
+	// programs get SIGTERM, as systemd-socket-activate's forks do.
+	death := syscall.SIGKILL
+	if a.opts.accept {
+		death = syscall.SIGTERM
+	}
 	cmd := &exec.Cmd{
 		Path:   a.prog,
 		Args:   a.opts.argv,
@@ -343,6 +410,7 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		// The program stays in socket-activate's process group, as under
 		// systemd-socket-activate, which becomes the program: it can read
 		// the terminal, and ^C reaches it.
+		SysProcAttr: deathSignalAttr(death),
 	}
 	var shim []string
 	if len(files) > 0 {
@@ -356,6 +424,9 @@ func (a *activator) command(files []*os.File, names []string, extra ...string) *
 		shim = append(shim, shimDefaultSignals)
 	}
 	if shim != nil {
+		if cmd.SysProcAttr != nil {
+			shim = append(shim, fmt.Sprintf("%s=%d:%d", shimParentDeath, death, os.Getpid()))
+		}
 		env = append(env, shimEnv+"="+strings.Join(shim, ","))
 		cmd.Path = a.self
 		cmd.Args = append([]string{"socket-activate", a.prog}, a.opts.argv...)
@@ -467,7 +538,7 @@ func (a *activator) serve() ending {
 // waits. It returns 0, nil once there is traffic, saying on which fd as
 // systemd-socket-activate does, or a signal that comes first and ends
 // socket-activate: any caught signal but SIGHUP with --restart, which has
-// nothing to restart.
+// nothing to restart, and SIGWINCH, which is ignored.
 func (a *activator) waitTraffic() (syscall.Signal, error) {
 	type result struct {
 		ready []int
@@ -485,29 +556,37 @@ func (a *activator) waitTraffic() (syscall.Signal, error) {
 				fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+r.ready[0])
 			}
 			return 0, r.err
-		case sig := <-a.sigs:
-			if sig != syscall.SIGHUP || !a.opts.restart {
-				return sig.(syscall.Signal), nil
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case harmless(sig):
+			case sig != syscall.SIGHUP || !a.opts.restart:
+				return sig, nil
+			default:
+				fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
 			}
-			fmt.Fprintf(a.stderr, "socket-activate: SIGHUP: no program running, still waiting for a connection\n")
 		}
 	}
 }
 
 // delay waits d before a restart. It returns 0 then, or at once on
-// SIGHUP, which asks for the restart; it returns any other caught signal,
-// which ends socket-activate since no program runs.
+// SIGHUP, which asks for the restart; it ignores SIGWINCH, and returns any
+// other caught signal, which ends socket-activate since no program runs.
 func (a *activator) delay(d time.Duration) syscall.Signal {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return 0
-	case sig := <-a.sigs:
-		if sig == syscall.SIGHUP {
+	for {
+		select {
+		case <-t.C:
 			return 0
+		case s := <-a.sigs:
+			switch sig := s.(syscall.Signal); {
+			case sig == syscall.SIGHUP:
+				return 0
+			case !harmless(sig):
+				return sig
+			}
 		}
-		return sig.(syscall.Signal)
 	}
 }
 
@@ -556,7 +635,8 @@ func (a *activator) startWith(why string, stored []*os.File, storedNames, extra 
 		fmt.Fprintf(a.stderr, "socket-activate: %s: %s\n", why, commandLine(a.opts.argv))
 	}
 	fmt.Fprintf(a.stderr, "%s\n", a.execing())
-	if err := cmd.Start(); err != nil {
+	cmd, err := startProgram(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
 	return cmd, nil
@@ -576,9 +656,9 @@ const readyTimeout = 30 * time.Second
 
 // wait waits for the program to end while passing signals on and
 // stopping it when the notifier asks, and returns how it ended and why.
-// SIGUSR1, SIGUSR2, and SIGHUP without --restart, are passed on. SIGINT,
-// SIGQUIT and SIGTERM are passed on too, but for those the terminal sent
-// the program itself, and socket-activate exits once the program has.
+// The caught signals are passed on (SIGHUP only without --restart and
+// --watch), but those the terminal sent the program itself; after SIGINT,
+// SIGQUIT or SIGTERM socket-activate exits once the program has.
 // SIGHUP with --restart stops the program with SIGTERM, and SIGKILL
 // after stopTimeout, to start it again. When the start timeout or the
 // watchdog fires, the notifier asks for the program to stop: with
@@ -641,9 +721,7 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 					stopSig, grace = syscall.SIGTERM, stopTimeout
 					kill = time.After(grace)
 				}
-			case sig == syscall.SIGHUP || sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2:
-				a.signalRun(p, sig)
-			default:
+			case sig == syscall.SIGINT || sig == syscall.SIGQUIT || sig == syscall.SIGTERM:
 				reason = stopExit
 				if !fromTerminal(sig) {
 					a.signalRun(p, sig)
@@ -653,6 +731,11 @@ func (a *activator) wait(p *program) (end ending, reason int) {
 					// It never took over.
 					a.giveUpNext(syscall.SIGTERM, false, stopTimeout)
 				}
+			case !fromTerminal(sig):
+				// SIGHUP, SIGUSR1, SIGALRM and the others: the program
+				// decides what they do, and socket-activate ends when
+				// it does.
+				a.signalRun(p, sig)
 			}
 		case <-kill:
 			fmt.Fprintf(a.stderr, "socket-activate: program still running %v after %s; sending SIGKILL\n", grace, unix.SignalName(stopSig))
@@ -744,7 +827,7 @@ func (a *activator) retire(p *program, who string, sig syscall.Signal, sent bool
 
 // awaitBuild waits, with no program running, for a successful build. It
 // returns 0 then, or a signal that comes first and ends socket-activate;
-// SIGHUP asks for a build.
+// SIGHUP asks for a build, and SIGWINCH is ignored.
 func (a *activator) awaitBuild() syscall.Signal {
 	for {
 		select {
@@ -753,13 +836,17 @@ func (a *activator) awaitBuild() syscall.Signal {
 				return 0
 			}
 			fmt.Fprintf(a.stderr, "socket-activate: no program runs; waiting for the next change\n")
-		case sig := <-a.sigs:
-			if sig == syscall.SIGHUP {
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case harmless(sig):
+				continue
+			case sig == syscall.SIGHUP:
 				a.build.request("SIGHUP")
 				continue
 			}
 			fmt.Fprintf(a.stderr, "socket-activate: %v with no program running; exiting\n", sig)
-			return sig.(syscall.Signal)
+			return sig
 		}
 	}
 }
@@ -773,10 +860,10 @@ func drainReady(c <-chan struct{}) {
 }
 
 // acceptLoop accepts connections on every socket and runs one program per
-// connection until a caught signal. Then, as systemd-socket-activate's
-// programs get SIGTERM when it dies, it sends the programs still running
-// SIGTERM (and SIGKILL after stopTimeout), waits for them, and dies of the
-// signal.
+// connection until a caught signal other than SIGWINCH. Then, as
+// systemd-socket-activate's programs get SIGTERM when it dies, it sends
+// the programs still running SIGTERM (and SIGKILL after stopTimeout),
+// waits for them, and dies of the signal.
 func (a *activator) acceptLoop() ending {
 	for _, fd := range a.fds {
 		// Only this process accepts: the listening sockets are never passed.
@@ -823,11 +910,14 @@ func (a *activator) acceptLoop() ending {
 		case err := <-failed:
 			fmt.Fprintf(a.stderr, "socket-activate: %v\n", err)
 			return exitCode(1)
-		case sig := <-a.sigs:
-			if quit != 0 {
+		case s := <-a.sigs:
+			sig := s.(syscall.Signal)
+			if quit != 0 || harmless(sig) {
+				// The programs are not passed signals, as
+				// systemd-socket-activate passes them none.
 				continue
 			}
-			quit = sig.(syscall.Signal)
+			quit = sig
 			fmt.Fprintf(a.stderr, "socket-activate: %v: no longer accepting; stopping %s with SIGTERM\n", sig, count(len(running), "program"))
 			for pid := range running {
 				unix.Kill(pid, syscall.SIGTERM)
@@ -916,7 +1006,8 @@ func (a *activator) startConn(c conn) (*exec.Cmd, error) {
 	}
 	fmt.Fprintf(a.stderr, "Communication attempt on fd %d.\n", 3+c.index)
 	fmt.Fprintf(a.stderr, "Connection from %s to %s\n", c.peerName, c.localName)
-	if err := cmd.Start(); err != nil {
+	cmd, err := startProgram(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("cannot start %q: %w", a.prog, err)
 	}
 	fmt.Fprintf(a.stderr, "Spawned %s (%s) as PID %d.\n", a.opts.argv[0], strings.Join(a.opts.argv, " "), cmd.Process.Pid)

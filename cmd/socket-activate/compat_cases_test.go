@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-activation/activation/internal/restarttest"
+	"golang.org/x/sys/unix"
 )
 
 // pick returns the entries of env for keys, "(unset)" for those missing.
@@ -42,6 +44,7 @@ func TestLongOptionsAbbreviateAsGetoptLongDoes(t *testing.T) {
 		want string // after "NAME: "
 	}{
 		{"an abbreviation of two options is ambiguous", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
+		{"an ambiguous abbreviation lists systemd-socket-activate's options", []string{"--s", "prog"}, "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"an unknown option is quoted with its value", []string{"--bogus=1", "prog"}, "unrecognized option '--bogus=1'"},
 		{"a value for an abbreviated flag names the flag in full", []string{"--acc=1", "prog"}, "option '--accept' doesn't allow an argument"},
 		{"an abbreviation without its value names the option in full", []string{"--fdn"}, "option '--fdname' requires an argument"},
@@ -162,6 +165,18 @@ func TestFDsPassedInArePassedOnFirst(t *testing.T) {
 				dial:  in0,
 				fds:   []string{"3 stream " + in0, "4 stream " + in1},
 				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
+			}, {
+				name:  "without -l, with --datagram, which only types -l sockets",
+				args:  []string{"-d"},
+				dial:  in0,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1},
+				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
+			}, {
+				name:  "without -l, with --seqpacket",
+				args:  []string{"--seqpacket"},
+				dial:  in1,
+				fds:   []string{"3 stream " + in0, "4 stream " + in1},
+				names: map[string]string{"socket-activate": "in0:in1", "systemd-socket-activate": "(unset)"},
 			}}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -256,14 +271,27 @@ func TestUnixSocketFilesGetTheSameModeUnderAnyUmask(t *testing.T) {
 					}
 				})
 			}
-			t.Run("missing directories are made, 0755 under umask 022", func(t *testing.T) {
-				sock := filepath.Join(a.sockPath(dir, "d"), "sub", "s")
-				p := a.startShell(t, `umask 022; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
-				p.stderr.Wait(t, "istening on ", 1)
-				for _, d := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
-					if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o755 {
-						t.Errorf("%s: %v, %v; want a directory with mode 0755", d, fi.Mode(), err)
+			for _, umask := range []string{"022", "077", "000"} {
+				t.Run("missing directories are made, 0755 under umask "+umask, func(t *testing.T) {
+					sock := filepath.Join(a.sockPath(dir, "d"+umask), "sub", "s")
+					p := a.startShell(t, "umask "+umask+`; exec "$0" "$@"`, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "istening on ", 1)
+					for _, d := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
+						if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o755 {
+							t.Errorf("%s: %v, %v; want a directory with mode 0755", d, fi.Mode(), err)
+						}
 					}
+				})
+			}
+			t.Run("a directory that exists keeps its mode", func(t *testing.T) {
+				d := a.sockPath(dir, "kept")
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				p := a.start(t, append([]string{"-l", filepath.Join(d, "s")}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if fi, err := os.Stat(d); err != nil || fi.Mode() != os.ModeDir|0o700 {
+					t.Errorf("%s: %v, %v; want it left with mode 0700", d, fi.Mode(), err)
 				}
 			})
 		})
@@ -487,6 +515,42 @@ func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
 			},
 			want: "signal terminated"},
 		{name: "--accept: SIGHUP", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
+		{name: "--accept: SIGALRM ends the programs running, with SIGTERM", args: []string{"-a"}, helper: "conn-hold",
+			act: func(t *testing.T, p *proc, sock string) {
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(timeout))
+				r := bufio.NewReader(c)
+				if _, err := r.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+				p.signal(t, syscall.SIGALRM)
+				if line, err := r.ReadString('\n'); line != "got terminated\n" {
+					t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
+				}
+			},
+			want: "signal alarm clock", ours: fmt.Sprintf("exit %d", 128+syscall.SIGALRM)},
+		{name: "SIGWINCH reaches the program", program: []string{"/bin/sh", "-c", `trap "exit 7" WINCH; echo waiting; sleep 60 & wait`},
+			act: signalAfter(syscall.SIGWINCH, "waiting"), want: "exit 7"},
+		{name: "SIGWINCH while waiting for the first connection is ignored", program: []string{"/bin/sh", "-c", "exit 5"},
+			act: func(t *testing.T, p *proc, sock string) {
+				p.signal(t, syscall.SIGWINCH)
+				connect(t, p, sock)
+			},
+			want: "exit 5"},
+	}
+	// The other signals that end systemd-socket-activate, which is the
+	// program: socket-activate passes them on, and ends of them while no
+	// program runs, with 128 plus their number since Go cannot die of them.
+	for _, sig := range append([]syscall.Signal{syscall.SIGALRM, syscall.SIGVTALRM, syscall.SIGXCPU, syscall.SIGXFSZ}, moreCaught...) {
+		name, dies, ours := unix.SignalName(sig), "signal "+sig.String(), fmt.Sprintf("exit %d", 128+sig)
+		tests = append(tests,
+			exitCase{name: name + " while waiting for the first connection", helper: "signal", act: signalAfter(sig, ""), want: dies, ours: ours},
+			exitCase{name: name + " kills a program that does not catch it", program: []string{"/bin/sh", "-c", "echo waiting; exec sleep 60"},
+				act: signalAfter(sig, "waiting"), want: dies, ours: ours})
 	}
 	for _, a := range impls(t) {
 		t.Run(a.name, func(t *testing.T) {
@@ -498,7 +562,8 @@ func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
 						program = helperArgs(t, tt.helper)
 					}
 					args := append(append(tt.args, "-l", sock, "-E", codeEnv+"="+tt.env), program...)
-					p := a.start(t, args...)
+					// SIGXCPU and SIGXFSZ dump core.
+					p := a.startShell(t, `ulimit -c 0; exec "$0" "$@"`, nil, nil, args...)
 					p.stderr.Wait(t, "istening on ", 1)
 					tt.act(t, p, sock)
 					want := tt.want
@@ -554,6 +619,31 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
 				}
 			})
+			t.Run("--accept programs get no variable but theirs", func(t *testing.T) {
+				sock := a.sockPath(dir, "ign-env")
+				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				c, err := net.DialTimeout("unix", sock, timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var got []string
+				for k := range readView(t, p).Env {
+					if k != "LISTEN_FDNAMES" { // only socket-activate sets it
+						got = append(got, k)
+					}
+				}
+				want := []string{"GORACE", "LISTEN_FDS", "LISTEN_PID", helperEnv}
+				for _, k := range []string{"TERM", "PATH", "USER", "HOME"} {
+					if _, ok := os.LookupEnv(k); ok {
+						want = append(want, k)
+					}
+				}
+				if d := diff(sorted(want), sorted(got)); d != "" {
+					t.Errorf("the program's variables:\n%s", d)
+				}
+			})
 			t.Run("--accept programs start with the default actions", func(t *testing.T) {
 				sock := a.sockPath(dir, "ign-acc")
 				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "conn-hold")...)...)
@@ -576,6 +666,300 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 				p.signal(t, syscall.SIGTERM)
 				if got := howEnded(t, p); got != "signal terminated" {
 					t.Errorf("%s ended: %s, want signal terminated", a.name, got)
+				}
+			})
+		})
+	}
+}
+
+func TestProgramIsRunAsExecvpRunsIt(t *testing.T) {
+	dir := shortTempDir(t)
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("sa-script", "#!/bin/sh\necho ran script $0 \"$@\"\n")
+	// Without "#!" the system cannot execute it (ENOEXEC): execvp runs it
+	// with /bin/sh.
+	plain := write("sa-plain", "echo ran plain $0 \"$@\"\n")
+	tests := []struct {
+		name  string
+		path  string // PATH, with DIR for the directory of the programs
+		args  []string
+		inetd bool   // run one program per connection with it on stdin and stdout
+		want  string // what the program says
+	}{
+		{"a PATH entry . is the current directory", ".:$PATH", []string{"sa-script", "a"}, false, "ran script ./sa-script a"},
+		{"an empty PATH entry is the current directory", "$PATH:", []string{"sa-script", "a"}, false, "ran script "},
+		{"a script without #! runs with /bin/sh", "$PATH", []string{plain, "a", "b"}, false, "ran plain " + plain + " a b"},
+		{"a script without #! found through PATH runs with /bin/sh", "DIR:$PATH", []string{"sa-plain", "a"}, false, "ran plain " + plain + " a"},
+		{"a script without #! runs with /bin/sh on stdin and stdout", "$PATH", []string{plain, "a"}, true, "ran plain " + plain + " a"},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					sock := a.sockPath(dir, strconv.Itoa(i))
+					args := []string{"-l", sock}
+					if tt.inetd {
+						args = append(args, "-a", "--inetd")
+					}
+					script := `cd "` + dir + `" && PATH="` + strings.ReplaceAll(tt.path, "DIR", dir) + `" && exec "$0" "$@"`
+					p := a.startShell(t, script, nil, nil, append(args, tt.args...)...)
+					p.stderr.Wait(t, "istening on ", 1)
+					c, err := net.DialTimeout("unix", sock, timeout)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					var got string
+					if tt.inetd {
+						c.SetDeadline(time.Now().Add(timeout))
+						got, err = bufio.NewReader(c).ReadString('\n')
+						if err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						got = p.stdout.Wait(t, "^ran .*", 1)[0][0] + "\n"
+					}
+					if !strings.HasPrefix(got, tt.want) {
+						t.Errorf("the program said %q, want it to start %q", got, tt.want)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestFDNameIsSplitAsSystemdSplitsIt(t *testing.T) {
+	dir := shortTempDir(t)
+	tests := []struct {
+		name    string
+		sockets int
+		fdnames []string // --fdname values
+		want    string   // LISTEN_FDNAMES
+	}{
+		{"a trailing colon adds no name: one for every socket", 2, []string{"a:"}, "a:a"},
+		{"two colons make one separator", 2, []string{"a::b"}, "a:b"},
+		{"a leading colon adds no name", 1, []string{":a"}, "a"},
+		{"a lone colon is one empty name", 1, []string{":"}, ""},
+		{"an empty --fdname is one empty name", 2, []string{"a", ""}, "a:"},
+		{"a backslash escapes nothing", 2, []string{`a\:b`}, `a\:b`},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					var args []string
+					for j := range tt.sockets {
+						args = append(args, "-l", a.sockPath(dir, fmt.Sprintf("%d-%d", i, j)))
+					}
+					for _, n := range tt.fdnames {
+						args = append(args, "--fdname="+n)
+					}
+					p := a.start(t, append(args, helperArgs(t, "view")...)...)
+					p.stderr.Wait(t, "istening on ", tt.sockets)
+					if _, err := request("unix", a.sockPath(dir, fmt.Sprintf("%d-0", i))); err != nil {
+						t.Fatal(err)
+					}
+					if got := pick(readView(t, p).Env, "LISTEN_FDNAMES")["LISTEN_FDNAMES"]; got != tt.want {
+						t.Errorf("LISTEN_FDNAMES=%q, want %q", got, tt.want)
+					}
+				})
+			}
+			t.Run("--inetd passes no names, so their count does not matter", func(t *testing.T) {
+				sock := a.sockPath(dir, "inetd")
+				p := a.start(t, append([]string{"--inetd", "-l", sock, "--fdname=a:b"}, helperArgs(t, "inetd-listen")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				got, err := request("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := "stdin is stream " + sock + ", LISTEN_FDS set: false\n"; got != want {
+					t.Errorf("answer %q, want %q", got, want)
+				}
+			})
+		})
+	}
+}
+
+func TestNamesPassedInThatDoNotFitAreIgnored(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			in := a.sockPath(dir, "in")
+			passed := []*os.File{listenUnix(t, in)}
+			tests := []struct {
+				name, names, warning string
+			}{
+				{"two names for one fd", "a:b", `socket-activate: warning: LISTEN_FDNAMES="a:b" names 2 fds but LISTEN_FDS is 1; the fds passed in are taken unnamed`},
+				{"a lone trailing backslash", `a\`, `socket-activate: warning: LISTEN_FDNAMES="a\\" ends in a lone backslash; the fds passed in are taken unnamed`},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.startPassing(t, passed, []string{tt.names}, helperArgs(t, "view")...)
+					p.stderr.Wait(t, "istening on ", 1)
+					if _, err := request("unix", in); err != nil {
+						t.Fatal(err)
+					}
+					v := readView(t, p)
+					want := map[string]string{"socket-activate": "unknown", "systemd-socket-activate": "(unset)"}[a.name]
+					if got := pick(v.Env, "LISTEN_FDNAMES")["LISTEN_FDNAMES"]; got != want {
+						t.Errorf("LISTEN_FDNAMES=%q, want %q", got, want)
+					}
+					if d := diff([]string{"3 stream " + in}, v.FDs); d != "" {
+						t.Errorf("the program's fds:\n%s", d)
+					}
+					if a == ours {
+						p.stderr.Wait(t, "^"+regexp.QuoteMeta(tt.warning)+"$", 1)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestConnectionsOnFDsPassedInAreNamedAfterThem(t *testing.T) {
+	dir := shortTempDir(t)
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			in0, in1 := a.sockPath(dir, "in0"), a.sockPath(dir, "in1")
+			passed := []*os.File{listenUnix(t, in0), listenUnix(t, in1)}
+			own := a.sockPath(dir, "own")
+			tests := []struct {
+				name  string
+				names []string // LISTEN_FDNAMES, nil for none
+				want  []string // by socket: in0, in1, own; systemd-socket-activate passes no names
+			}{
+				{"named: their names", []string{"a", "b"}, []string{"a", "b", "connection"}},
+				{"unnamed: connection", nil, []string{"connection", "connection", "connection"}},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.startPassing(t, passed, tt.names, append([]string{"-a", "-l", own}, helperArgs(t, "conn")...)...)
+					p.stderr.Wait(t, "istening on ", 3)
+					for i, sock := range []string{in0, in1, own} {
+						answer, err := request("unix", sock)
+						if err != nil {
+							t.Fatalf("connection to %s: %v", sock, err)
+						}
+						want := tt.want[i]
+						if a != ours {
+							want = ""
+						}
+						if m := regexp.MustCompile(` names=(\S*) `).FindStringSubmatch(answer); m == nil || m[1] != want {
+							t.Errorf("connection to %s: answer %q, want names=%s", sock, answer, want)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestDatagramSocketsMayShareAnAddress(t *testing.T) {
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("-d -l 127.0.0.1:PORT -l 127.0.0.1:PORT", func(t *testing.T) {
+				p, addr := a.startOnFreePort(t, func(addr string) []string {
+					return append([]string{"-d", "-l", addr, "-l", addr}, helperArgs(t, "view")...)
+				})
+				p.stderr.Wait(t, "istening on ", 2)
+				c, err := net.Dial("udp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("hello\n")); err != nil {
+					t.Fatal(err)
+				}
+				if d := diff([]string{"3 dgram " + addr, "4 dgram " + addr}, readView(t, p).FDs); d != "" {
+					t.Errorf("the program's fds:\n%s", d)
+				}
+			})
+		})
+	}
+}
+
+func TestHelpAndVersionActAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string // "help", "version" or "" for nothing on stdout
+	}{
+		{"--help before a bad option", []string{"--help", "--bogus"}, 0, "help"},
+		{"--version before a bad option", []string{"--version", "-x"}, 0, "version"},
+		{"-h before an option without its value", []string{"-h", "-l"}, 0, "help"},
+		{"-h before a bad letter in a bundle", []string{"-hx"}, 0, "help"},
+		{"an abbreviated --version before a bad option", []string{"--vers", "--bogus=1"}, 0, "version"},
+		{"a bad option before --help", []string{"--bogus", "--help"}, 1, ""},
+		{"--datagram with --seqpacket before --help", []string{"-d", "--seqpacket", "--help"}, 1, ""},
+	}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					p := a.start(t, tt.args...)
+					if code := p.exitCode(t); code != tt.code {
+						t.Errorf("exit status %d, want %d", code, tt.code)
+					}
+					waitEOF(t, p.stdout)
+					waitEOF(t, p.stderr)
+					out := p.stdout.Text()
+					got := ""
+					switch {
+					case strings.Contains(out, "--listen=ADDR"):
+						got = "help"
+					case out != "":
+						got = "version"
+					}
+					if got != tt.out {
+						t.Errorf("stdout is %s, want %s:\n%s", cmp.Or(got, "empty"), cmp.Or(tt.out, "empty"), out)
+					}
+					if errText := p.stderr.Text(); (errText == "") != (tt.code == 0) {
+						t.Errorf("stderr:\n%s", errText)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestSetenvTakesWhatSystemdTakes(t *testing.T) {
+	dir := shortTempDir(t)
+	refused := []string{"1A=x", "A-B=x", "A.B=x", "=x", "A B=x", "Ä=x", "A=\xff", "A=\xef\xbf\xbe", "1A"}
+	for _, a := range impls(t) {
+		t.Run(a.name, func(t *testing.T) {
+			for _, v := range refused {
+				t.Run(fmt.Sprintf("%q is refused", v), func(t *testing.T) {
+					p := a.start(t, "-E", v, "-l", a.sockPath(dir, "refused"), "/bin/true")
+					if code := p.exitCode(t); code != 1 {
+						t.Errorf("exit status %d, want 1", code)
+					}
+					waitEOF(t, p.stderr)
+					if got := p.stderr.Text(); !strings.Contains(got, "annot assign environment variable") {
+						t.Errorf("stderr %q, want it to say the variable cannot be assigned", got)
+					}
+				})
+			}
+			t.Run("names of letters, digits and _, values with control characters", func(t *testing.T) {
+				sock := a.sockPath(dir, "taken")
+				env := map[string]string{"_a1": "x", "A": "\x01\t\x7f\x1b é", "B": "="}
+				args := []string{"-l", sock}
+				for k, v := range env {
+					args = append(args, "-E", k+"="+v)
+				}
+				p := a.start(t, append(args, helperArgs(t, "view")...)...)
+				p.stderr.Wait(t, "istening on ", 1)
+				if _, err := request("unix", sock); err != nil {
+					t.Fatal(err)
+				}
+				if d := diff(env, pick(readView(t, p).Env, "_a1", "A", "B")); d != "" {
+					t.Errorf("the program's environment:\n%s", d)
 				}
 			})
 		})

@@ -1,8 +1,8 @@
 // Socket-activate runs a program with sockets passed by the systemd socket
 // activation protocol, for development on Linux, macOS and the BSDs. It is a
 // drop-in for systemd-socket-activate(1): it takes its options, passes the
-// same fds, prints the same lines and exits with the same statuses, and
-// differs only where said below. It adds --now, --restart, --notify (the
+// same fds, prints the same lines for the same events and exits with the
+// same statuses, and differs only where said below. It adds --now, --restart, --notify (the
 // service manager's side of a systemd Type=notify service: its state, a
 // start timeout, a watchdog and the fd store), --socket-mode, and an
 // edit-build loop (--watch, --build) where no client is refused.
@@ -22,8 +22,10 @@
 // getopt_long words it ("option '--se' is ambiguous; possibilities:
 // '--seqpacket' '--setenv'"). An abbreviation that systemd-socket-activate
 // accepts selects the same option here, even where one of socket-activate's
-// own options shares the prefix. --environment is the older name of
-// --setenv.
+// own options shares the prefix, and one that is ambiguous there is
+// reported with the same list. --environment is the older name of
+// --setenv. As with systemd-socket-activate, -h, --help and --version act
+// as soon as they are read: what follows them is not looked at.
 //
 //	-h, --help                  Show this help and exit
 //	    --version               Print the version and exit
@@ -82,14 +84,22 @@
 //	/path/to/socket  a unix socket path
 //	@name            a Linux abstract unix socket (an error elsewhere)
 //
-// A PORT of 0 lets the system pick a free port (systemd-socket-activate
-// refuses 0). A unix socket file gets mode 0644 (--socket-mode chooses
-// another) whatever the umask, as systemd-socket-activate gives it, and
-// missing directories leading to it are made. Unlike
-// systemd-socket-activate, which unlinks whatever is at the path,
-// socket-activate replaces only a socket file that nobody answers on, and
-// leaves a live socket or another file alone (the bind then fails); it
-// removes the socket files it made when it exits.
+// A PORT is decimal, from 0 to 65535; 0 lets the system pick a free port
+// (systemd-socket-activate refuses 0, takes a sign, as in +8080, and reads
+// a PORT with a leading 0 as octal). A bare PORT is always dual-stack:
+// socket-activate turns IPV6_V6ONLY off, where systemd-socket-activate
+// leaves the system's default (net.ipv6.bindv6only on Linux). An IPv6
+// address may name its zone ([fe80::1%eth0]:8080), and "@" alone is the
+// abstract socket of the empty name; systemd-socket-activate refuses both.
+// Every socket gets SO_REUSEADDR, as systemd-socket-activate sets it. A
+// unix socket file gets mode 0644 (--socket-mode chooses another) whatever
+// the umask, as systemd-socket-activate gives it, and missing directories
+// leading to it are made, 0755 whatever the umask, as
+// systemd-socket-activate makes them. Unlike systemd-socket-activate, which
+// unlinks whatever is at the path, socket-activate replaces only a socket
+// file that nobody answers on, and leaves a live socket or another file
+// alone (the bind then fails); it removes the socket files it made when it
+// exits.
 //
 // A time span SEC is read as systemd reads TimeoutStartSec= and
 // WatchdogSec=: seconds (5, 1.5), a number with a unit (500ms, 2s, 1min,
@@ -99,40 +109,60 @@
 //
 // # What the program gets
 //
-// The program gets stdin, stdout, stderr and its fds, nothing else: fds
-// 3, 4, … are the fds socket-activate was itself started with, if
-// LISTEN_FDS (and a LISTEN_PID that names it) passed it any, then the
-// sockets of the -l options in their order, then with --notify the fds
-// the program stored (see below); all are blocking and not close-on-exec.
-// At start socket-activate marks every other fd it inherited
-// close-on-exec (with close_range(2) where Linux has it, else each fd that
-// /proc/self/fd or /dev/fd lists), so that an fd a shell opened for it
-// (7</etc/hostname) reaches no program, as systemd-socket-activate closes
-// such fds. Fds passed in come first as systemd-socket-activate orders
-// them, and -l is then optional; they keep their LISTEN_FDNAMES names,
-// which systemd-socket-activate drops. With --accept they must be
-// listening sockets, and connections on them are accepted too.
+// The program gets stdin, stdout, stderr and its fds, nothing else: fds 3,
+// 4, … are the fds socket-activate was itself started with, if LISTEN_FDS
+// (and a LISTEN_PID that names it) passed it any, then the sockets of the
+// -l options in their order, then with --notify the fds the program stored
+// (see below); all are blocking and not close-on-exec. At start
+// socket-activate marks every other fd it inherited close-on-exec (with
+// close_range(2) where Linux has it, else each fd that /proc/self/fd or
+// /dev/fd lists), so that an fd a shell opened for it (7</etc/hostname)
+// reaches no program. (systemd-socket-activate closes such fds only when -l
+// is given: with fds passed in alone, its program gets them too.) Fds
+// passed in come first as systemd-socket-activate orders them, and -l is
+// then optional; they keep their LISTEN_FDNAMES names, which
+// systemd-socket-activate drops. A LISTEN_FDNAMES that does not name each
+// of them, or ends in a lone backslash, is ignored with a warning, as
+// systemd-socket-activate ignores it, and they are unnamed ("unknown"),
+// where a program that reads them as libsystemd does would refuse them all.
+// With --accept they must be listening sockets, and connections on them are
+// accepted too.
 //
 // The program's environment is built afresh, as systemd-socket-activate
-// builds it: TERM, PATH, USER and HOME when they are set; LISTEN_FDS;
-// LISTEN_PID, the program's own pid; LISTEN_FDNAMES, always
+// builds it: TERM, PATH, USER and HOME when they are set (by those exact
+// names: systemd-socket-activate 252 copies the first variable whose name
+// starts with one of them, USERNAME for USER if it comes first);
+// LISTEN_FDS; LISTEN_PID, the program's own pid; LISTEN_FDNAMES, always
 // (systemd-socket-activate sets it only with --fdname); with --notify
 // NOTIFY_SOCKET, FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and
 // WATCHDOG_PID with --watchdog-sec; then the -E variables, which win over
-// all of these, as with systemd-socket-activate. An fd is named "unknown"
-// unless it came with a name or --fdname names it. --fdname gives one
-// name for every fd, or one name per fd in order (fds passed in first);
-// any other count is refused at start. That is stricter than
-// systemd-socket-activate on purpose: it passes such names with a warning,
-// and every program that reads them as libsystemd does then fails
-// (EINVAL).
+// all of these, as with systemd-socket-activate, which refuses the same -E
+// values: a name that is not letters, digits and "_", or starts with a
+// digit, and a VALUE that is not UTF-8 text (control characters are
+// allowed; a value copied from socket-activate's environment is taken as it
+// is). An fd is named "unknown" unless it came with a name or --fdname
+// names it. --fdname gives one name for every fd, or one name per fd in
+// order (fds passed in first); any other count is refused at start (with
+// --inetd, which passes no names, any count is taken). That is stricter
+// than systemd-socket-activate on purpose: it passes such names with a
+// warning, and every program that reads them as libsystemd does then fails
+// (EINVAL). The names of several --fdname options add up, each split as
+// systemd-socket-activate splits it: at every ":", with no escapes, and
+// empty names dropped ("a::b" is a and b, "a:" is a alone, which then names
+// every fd), but an --fdname left with no name at all ("" or ":") gives one
+// empty name. A name that systemd does not take as an fd name (a byte
+// outside 32 to 126, or more than 255 bytes) is refused too.
 //
 // Go cannot set LISTEN_PID between fork and exec, so socket-activate starts
 // a copy of itself that sets LISTEN_PID (and WATCHDOG_PID with
 // --watchdog-sec) to its own pid and executes the program in its place
-// (the pid stays the same). The program is looked up through PATH before
-// any socket is opened (with --watch, again at each start; with --build,
-// a program not found yet is no error).
+// (the pid stays the same). The program is looked up as execvp(3) looks
+// it up: a name with a slash as it is, another through PATH, where "." or
+// an empty entry is the current directory; a file the system cannot
+// execute (ENOEXEC), such as a script without "#!", runs with /bin/sh, as
+// execvp runs it. The lookup comes before any socket is opened, and a
+// program not found is a setup error (with --watch, it is looked up again
+// at each start; with --build, a program not found yet is no error).
 //
 // By default socket-activate waits for the first connection or datagram on
 // any socket, without accepting it, then starts the program, which finds
@@ -140,10 +170,17 @@
 //
 // With --accept, socket-activate accepts every connection itself and starts
 // one program per connection with the connected socket on fd 3, LISTEN_FDS=1
-// and LISTEN_FDNAMES set to the listening socket's --fdname, or "connection"
-// as systemd names them. REMOTE_ADDR and REMOTE_PORT give an IP peer's
-// address. With --inetd the socket (the connection with --accept, else the
-// one listening socket) is the program's stdin and stdout, and no LISTEN_*
+// and LISTEN_FDNAMES set to the listening socket's name: its --fdname, or
+// for a socket passed in, the name it came with; else "connection", as
+// systemd names them. (systemd-socket-activate passes a connection the
+// whole --fdname, with a warning when it holds more than one name, and
+// no LISTEN_FDNAMES without it.) REMOTE_ADDR and REMOTE_PORT give an IP
+// peer's address, as systemd sets them for an Accept=yes service
+// (systemd-socket-activate 252 sets neither). The programs keep the soft
+// RLIMIT_NOFILE socket-activate was started with, where
+// systemd-socket-activate lowers it to 1024 for its --accept programs.
+// With --inetd the socket (the connection with --accept, else the one
+// listening socket) is the program's stdin and stdout, and no LISTEN_*
 // variable is set.
 //
 // # What it prints
@@ -151,7 +188,10 @@
 // On standard error, socket-activate prints the lines
 // systemd-socket-activate prints for the same events, in the same words,
 // so that a script that reads them works with either; a line of its own,
-// starting "socket-activate: ", may follow. Every socket, with the
+// starting "socket-activate: ", may follow, and its errors are in its own
+// words (after "socket-activate: "). The event lines are always printed,
+// without a time: SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TIME, which
+// systemd-socket-activate heeds, are ignored. Every socket, with the
 // address it got and the fd the program gets it on, then its name:
 //
 //	Listening on 127.0.0.1:34567 as 3.
@@ -171,20 +211,37 @@
 // The program runs in socket-activate's process group, as it runs under
 // systemd-socket-activate, which becomes the program: it can read the
 // terminal (a debugger's prompt, a passphrase), and the terminal's ^C and
-// ^\ reach it directly. socket-activate passes on the signals sent to it:
-// SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 reach the program,
-// but SIGINT and SIGQUIT only when they did not come from the terminal
-// (while socket-activate's group is its terminal's foreground group, the
-// terminal sent them to the program too, which must not get them twice).
-// After SIGINT, SIGQUIT or SIGTERM, socket-activate exits once the program
-// has, and does not start it again.
+// ^\ reach it directly. socket-activate passes on the signals sent to it
+// that would end systemd-socket-activate, which is the program, and
+// SIGWINCH: SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+// SIGVTALRM, SIGXCPU, SIGXFSZ, SIGWINCH and, on Linux, SIGPWR reach the
+// program, but SIGINT, SIGQUIT and SIGWINCH only when they did not come
+// from the terminal (while socket-activate's group is its terminal's
+// foreground group, the terminal sent them to the program too, which must
+// not get them twice). After SIGINT, SIGQUIT or SIGTERM, socket-activate
+// exits once the program has, and does not start it again.
+//
+// What a parent cannot copy: a signal sent to the whole process group
+// (kill -- -PGID, timeout(1), a shell's kill %1 under job control) reaches
+// the program twice, directly and passed on, as socket-activate cannot
+// tell who sent it. SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT are
+// not passed on: SIGPIPE is ignored (catching it would change how Go
+// handles a write to a closed standard output), and the others stop or
+// continue socket-activate alone.
+//
+// When socket-activate dies, even of SIGKILL, the program dies with it, as
+// it dies with systemd-socket-activate, which is the program: on Linux and
+// FreeBSD the kernel sends it SIGKILL, and sends --accept programs SIGTERM
+// as it sends systemd-socket-activate's. Elsewhere the programs keep
+// running.
 //
 // A signal socket-activate started with ignored (nohup's SIGHUP, the
 // SIGINT of a shell's &) stays ignored, in socket-activate and in the
 // program, and is never passed on; --accept programs start with it at its
 // default action, as systemd-socket-activate's do. Go can tell only for
-// SIGHUP and SIGINT: a program gets SIGQUIT at its default action even if
-// socket-activate started with it ignored.
+// SIGHUP and SIGINT: another signal socket-activate started with ignored,
+// such as the SIGQUIT of a shell's & job, is caught and passed on all the
+// same, and the program gets it at its default action.
 //
 // socket-activate ends as systemd-socket-activate ends:
 //
@@ -194,10 +251,14 @@
 //     the signal's number, which a shell reports alike);
 //   - while no program runs (waiting for the first connection, for a
 //     restart or for a build): of the signal it gets, but SIGHUP under
-//     --restart or --watch, which asks for a restart or a build;
+//     --restart or --watch, which asks for a restart or a build, and
+//     SIGWINCH, which it ignores; it dies of SIGHUP, SIGINT and SIGTERM,
+//     and exits with 128 plus the number of another (SIGQUIT, SIGUSR1,
+//     SIGALRM and the others), which Go cannot die of;
 //   - with --accept: a signal stops it accepting; it sends SIGTERM to the
-//     programs still running (systemd-socket-activate's get SIGTERM when
-//     it dies), SIGKILL after 10 s, waits for them and dies of the signal;
+//     programs still running (as systemd-socket-activate's get SIGTERM
+//     when it dies), SIGKILL after 10 s, waits for them and dies of the
+//     signal;
 //   - on a setup error (a bad address, a port in use, a program not found,
 //     a bad combination of options, such as --timeout-start-sec,
 //     --watchdog-sec, --notify-access or --fdstore-max without --notify):
@@ -408,19 +469,55 @@
 //   - adds --now, --restart, --notify (with --timeout-start-sec,
 //     --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
 //     --watch and --build, and takes port 0;
-//   - always sets LISTEN_FDNAMES, and passes on the names of the fds passed
-//     to it;
+//   - always sets LISTEN_FDNAMES, passes on the names of the fds passed
+//     to it (but a LISTEN_FDNAMES that does not name each, which it
+//     ignores with a warning), and names each --accept connection after
+//     its listening socket alone;
 //   - refuses a --fdname count that does not match the fds, which every
-//     program that reads them as libsystemd does would refuse;
+//     program that reads them as libsystemd does would refuse, and an fd
+//     name systemd does not accept (a byte outside 32 to 126, or more
+//     than 255 bytes), which systemd-socket-activate passes with a
+//     warning;
+//   - sets REMOTE_ADDR and REMOTE_PORT for an --accept program, as systemd
+//     does for Accept=yes services (systemd-socket-activate 252 sets
+//     neither), and leaves it the soft RLIMIT_NOFILE it was started with
+//     (systemd-socket-activate lowers it to 1024);
+//   - keeps every inherited fd other than those passed in from the
+//     program, where systemd-socket-activate closes them only when -l is
+//     given;
+//   - copies TERM, PATH, USER and HOME by their exact names, where
+//     systemd-socket-activate 252 takes the first variable whose name
+//     starts with one of them;
+//   - reads a PORT as decimal without a sign (systemd-socket-activate
+//     takes +8080, and reads 052117 as octal, port 21583), takes an IPv6
+//     zone ([::1%lo]:8080) and a bare "@", which systemd-socket-activate
+//     refuses, and makes a bare PORT dual-stack whatever
+//     net.ipv6.bindv6only says;
 //   - replaces only a socket file nobody answers on, and removes the
 //     socket files it made at exit;
-//   - stays the program's parent instead of becoming it (LISTEN_PID is
-//     still the program's pid, and the program its process group's
-//     member), so a signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL
-//     that kills the program gives status 128 plus its number, not death
-//     by it, and SIGQUIT ignored at start is not ignored by the program;
+//   - looks the program up at start, and exits with status 1 if it is not
+//     found (systemd-socket-activate looks it up at the first connection);
+//   - ignores SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TIME, and words its setup
+//     errors its own way (after "socket-activate: ");
 //   - with --accept, waits for its programs after a signal before it dies
 //     of it.
+//
+// Where a parent, and a Go program, cannot do what
+// systemd-socket-activate does by becoming the program, socket-activate:
+//
+//   - stays the program's parent instead (LISTEN_PID is still the
+//     program's pid, and the program its process group's member), so a
+//     signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL that kills the
+//     program, or comes while no program runs (SIGQUIT too), gives status
+//     128 plus its number, not death by it;
+//   - passes a signal sent to its whole process group on to the program,
+//     which got it already;
+//   - does not keep ignored a signal other than SIGHUP and SIGINT that it
+//     started with ignored (SIGQUIT under a shell's &);
+//   - ignores SIGPIPE sent to it, and does not pass on SIGPIPE, SIGTSTP,
+//     SIGTTIN, SIGTTOU and SIGCONT;
+//   - outside Linux and FreeBSD, leaves the program running when it is
+//     killed.
 //
 // # Platforms
 //

@@ -142,15 +142,14 @@ func listenSocket(a address, typ int, mode uint32) (*os.File, error) {
 
 // bindListen sets the socket options, binds fd to a and listens if typ is
 // a connection-oriented type. A unix socket file gets mode, whatever the
-// umask, and the directories leading to it are made (0755, less the
-// umask) if missing, as systemd-socket-activate makes them.
+// umask, and the directories leading to it are made if missing, 0755
+// whatever the umask, as systemd-socket-activate makes them.
 func bindListen(fd int, a address, typ int, mode uint32) error {
-	if a.family != unix.AF_UNIX && typ == unix.SOCK_STREAM {
-		// Like Go's net package: a restarted server can bind again while
-		// old connections linger in TIME_WAIT.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
-		}
+	// On every socket, as systemd-socket-activate sets it: a restarted
+	// server binds again while old connections linger in TIME_WAIT, and
+	// datagram sockets may share an address.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
 	}
 	if a.dualStack {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
@@ -158,7 +157,7 @@ func bindListen(fd int, a address, typ int, mode uint32) error {
 		}
 	}
 	if a.path != "" {
-		if err := os.MkdirAll(filepath.Dir(a.path), 0o755); err != nil {
+		if err := makeParents(filepath.Dir(a.path)); err != nil {
 			return err
 		}
 		if err := removeStaleSocket(a.path, typ); err != nil {
@@ -177,6 +176,31 @@ func bindListen(fd int, a address, typ int, mode uint32) error {
 		}
 	}
 	return nil
+}
+
+// makeParents makes dir and the directories leading to it that are
+// missing, each with mode 0755 whatever the umask, as systemd's
+// mkdir_parents makes them: created, then given the mode. A directory
+// that exists is left as it is.
+func makeParents(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: unix.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := makeParents(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return nil // made meanwhile by another process
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // bind binds fd to a. For a unix socket path it sets the umask to the

@@ -24,11 +24,14 @@ import (
 // wins), as Go cannot set the environment between fork and exec;
 // shimDefaultSignals starts the program with SIGHUP and SIGINT at their
 // default action, as systemd-socket-activate starts its --accept programs
-// even when it ignores them. The variable is removed before the program
+// even when it ignores them; shimParentDeath=SIG:PID keeps the signal
+// number SIG for the program to get when socket-activate, of pid PID,
+// dies (see keepDeathSignal). The variable is removed before the program
 // runs.
 const (
 	shimEnv            = "SOCKET_ACTIVATE_SHIM"
 	shimDefaultSignals = "default-signals"
+	shimParentDeath    = "parent-death"
 )
 
 func main() {
@@ -59,7 +62,17 @@ func shim(args, environ []string) int {
 		env = append(env, kv)
 	}
 	for _, key := range todo {
-		if validEnvName(key) && !set[key] {
+		if death, ok := strings.CutPrefix(key, shimParentDeath+"="); ok {
+			sig, parent, _ := strings.Cut(death, ":")
+			n, err1 := strconv.Atoi(sig)
+			ppid, err2 := strconv.Atoi(parent)
+			if err1 == nil && err2 == nil && !keepDeathSignal(syscall.Signal(n), ppid) {
+				// socket-activate is gone: the program must not start.
+				return 128 + n
+			}
+			continue
+		}
+		if assignableName(key) && !set[key] {
 			env = append(env, key+"="+strconv.Itoa(os.Getpid()))
 		}
 	}
@@ -69,6 +82,11 @@ func shim(args, environ []string) int {
 		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT)
 	}
 	err := syscall.Exec(args[1], args[2:], env)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A file the system cannot execute, such as a script without
+		// "#!", runs with the shell, as execvp(3) runs it.
+		err = syscall.Exec(shell, append([]string{shell, args[1]}, args[3:]...), env)
+	}
 	fmt.Fprintf(os.Stderr, "socket-activate: cannot run %q: %v\n", args[1], os.NewSyscallError("execve", err))
 	if errors.Is(err, syscall.ENOENT) {
 		return 127
@@ -94,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) ending {
 	}
 	// The fds passed in first: the check that they were inherited needs
 	// them not close-on-exec.
-	passed, err := takePassedFDs()
+	passed, err := takePassedFDs(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "socket-activate: %v\n", err)
 		return exitCode(1)
@@ -115,18 +133,50 @@ func run(args []string, stdout, stderr io.Writer) ending {
 	return a.serve()
 }
 
-// lookProgram resolves the program like execvp does, through PATH.
+// shell runs the files the system cannot execute, as execvp(3) runs them.
+const shell = "/bin/sh"
+
+// lookProgram resolves the program as execvp(3) does: a name with a slash
+// as it is, another through PATH, where "." or an empty entry stands for
+// the current directory.
 func lookProgram(name string) (string, error) {
 	path, err := exec.LookPath(name)
+	if errors.Is(err, exec.ErrDot) {
+		// Found through such an entry, as execvp finds it.
+		err = nil
+		if !strings.Contains(path, "/") {
+			path = "./" + path
+		}
+	}
 	switch {
 	case errors.Is(err, exec.ErrNotFound):
 		return "", fmt.Errorf("program not found: %q is not in PATH or not executable", name)
-	case errors.Is(err, exec.ErrDot):
-		return "", fmt.Errorf("program not found: %q is only in the current directory; write ./%s", name, name)
 	case err != nil:
 		return "", fmt.Errorf("program not found: %w", err)
 	}
 	return path, nil
+}
+
+// startProgram starts cmd and returns what runs: cmd, or for a file the
+// system cannot execute (ENOEXEC), such as a script without "#!", the
+// shell with the file as its script and the arguments after it, as
+// execvp(3) runs it.
+func startProgram(cmd *exec.Cmd) (*exec.Cmd, error) {
+	err := cmd.Start()
+	if !errors.Is(err, syscall.ENOEXEC) {
+		return cmd, err
+	}
+	sh := &exec.Cmd{
+		Path:        shell,
+		Args:        append([]string{shell, cmd.Path}, cmd.Args[1:]...),
+		Env:         cmd.Env,
+		Stdin:       cmd.Stdin,
+		Stdout:      cmd.Stdout,
+		Stderr:      cmd.Stderr,
+		ExtraFiles:  cmd.ExtraFiles,
+		SysProcAttr: cmd.SysProcAttr,
+	}
+	return sh, sh.Start()
 }
 
 // version returns the module and version the command was built from.

@@ -32,8 +32,16 @@ func TestParseArgs(t *testing.T) {
 		want: options{listen: []string{"8080", "[::1]:0"}, setenv: []string{"A=1"}, fdnames: []string{"a", "b"}, argv: []string{"prog"}},
 	}, {
 		name: "short flags bundle, the last one may take a value",
-		args: []string{"-hdl", "80", "prog"},
-		want: options{help: true, datagram: true, listen: []string{"80"}, argv: []string{"prog"}},
+		args: []string{"-dl", "80", "prog"},
+		want: options{datagram: true, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "-h acts at once, in a bundle too: what follows is not read",
+		args: []string{"-dhx", "--bogus", "-l"},
+		want: options{help: true, datagram: true},
+	}, {
+		name: "--version acts at once, abbreviated too",
+		args: []string{"--vers", "--bogus=1", "-E", "=x"},
+		want: options{version: true},
 	}, {
 		name: "options stop at the program, whose own options are left alone",
 		args: []string{"-l", "80", "--now", "prog", "-l", "--restart"},
@@ -47,9 +55,17 @@ func TestParseArgs(t *testing.T) {
 		args: []string{"-E", "HOME", "-E", "UNSET", "-E", "A=1", "-E", "A=2", "-l", "80", "prog"},
 		want: options{setenv: []string{"HOME=/home/u", "UNSET=", "A=2"}, listen: []string{"80"}, argv: []string{"prog"}},
 	}, {
-		name: "--fdname adds up, an empty name included",
-		args: []string{"--fdname=a", "--fdname=b::c", "--fdname=", "-l", "80", "prog"},
-		want: options{fdnames: []string{"a", "b", "", "c", ""}, listen: []string{"80"}, argv: []string{"prog"}},
+		name: "--fdname adds up, splits at colons and drops empty names, but an --fdname with none gives one",
+		args: []string{"--fdname=a", "--fdname=b::c", "--fdname=", "--fdname=:d:", "--fdname=:", "-l", "80", "prog"},
+		want: options{fdnames: []string{"a", "b", "c", "", "d", ""}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "-E takes names of letters, digits and _, and values with control characters or U+FFFD",
+		args: []string{"-E", "_a1=x", "-E", "A=\x01\t\n\x7f\ufffd\U0001f600", "-E", "B==", "-l", "80", "prog"},
+		want: options{setenv: []string{"_a1=x", "A=\x01\t\n\x7f\ufffd\U0001f600", "B=="}, listen: []string{"80"}, argv: []string{"prog"}},
+	}, {
+		name: "--fdname knows no escapes",
+		args: []string{`--fdname=a\:b`, "-l", "80", "prog"},
+		want: options{fdnames: []string{`a\`, "b"}, listen: []string{"80"}, argv: []string{"prog"}},
 	}, {
 		name: "every boolean option is read",
 		args: []string{"--seqpacket", "--inetd", "--now", "--restart", "--notify", "-l", "/s", "prog"},
@@ -136,7 +152,14 @@ func TestParseArgsRejects(t *testing.T) {
 		{"an abbreviation of two of systemd-socket-activate's options", []string{"--se", "prog"}, "option '--se' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"an ambiguous abbreviation with a value, quoted whole", []string{"--se=1", "prog"}, "option '--se=1' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"an abbreviation of two of socket-activate's own options", []string{"--n", "prog"}, "option '--n' is ambiguous; possibilities: '--now' '--notify' '--notify-access'"},
-		{"an empty variable name", []string{"-E", "=1", "-l", "80", "prog"}, `bad environment variable "=1" in --setenv (see --help)`},
+		{"an empty variable name", []string{"-E", "=1", "-l", "80", "prog"}, `cannot assign environment variable "=1": a name is letters, digits and "_", not starting with a digit (see --help)`},
+		{"a name starting with a digit", []string{"-E", "1A=x", "-l", "80", "prog"}, `cannot assign environment variable "1A=x": a name is letters, digits and "_", not starting with a digit (see --help)`},
+		{"a name with a dash, to be copied", []string{"-E", "A-B", "-l", "80", "prog"}, `cannot assign environment variable "A-B": a name is letters, digits and "_", not starting with a digit (see --help)`},
+		{"a name with a letter outside ASCII", []string{"-E", "Ä=x", "-l", "80", "prog"}, `cannot assign environment variable "Ä=x": a name is letters, digits and "_", not starting with a digit (see --help)`},
+		{"a value that is not UTF-8", []string{"-E", "A=\xff", "-l", "80", "prog"}, `cannot assign environment variable "A=\xff": the value is not UTF-8 text (see --help)`},
+		{"a value with a surrogate", []string{"-E", "A=\xed\xa0\x80", "-l", "80", "prog"}, `cannot assign environment variable "A=\xed\xa0\x80": the value is not UTF-8 text (see --help)`},
+		{"a value with a noncharacter", []string{"-E", "A=\ufdd0", "-l", "80", "prog"}, `cannot assign environment variable "A=\ufdd0": the value is not UTF-8 text (see --help)`},
+		{"a value with a plane's last code point", []string{"-E", "A=x\U0010ffff", "-l", "80", "prog"}, `cannot assign environment variable "A=x\U0010ffff": the value is not UTF-8 text (see --help)`},
 		{"a name with a control character", []string{"--fdname=a\tb", "-l", "80", "prog"}, `bad fd name "a\tb" in --fdname: at most 255 printable ASCII characters (see --help)`},
 		{"a socket mode that is not octal", []string{"--socket-mode=0x1ff", "-l", "/s", "prog"}, `bad mode "0x1ff" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
 		{"a socket mode above 0777", []string{"--socket-mode=1777", "-l", "/s", "prog"}, `bad mode "1777" in --socket-mode: an octal number from 0 to 0777 (see --help)`},
@@ -144,8 +167,9 @@ func TestParseArgsRejects(t *testing.T) {
 		{"--accept with --watch", []string{"-a", "--watch=.", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 		{"--build without --watch", []string{"--build=make", "-l", "80", "prog"}, "--build runs after changes under --watch: give --watch PATH too (see --help)"},
 		{"--datagram with --seqpacket", []string{"-d", "--seqpacket", "-l", "80", "prog"}, "--datagram and --seqpacket cannot be combined (see --help)"},
+		{"--datagram with --seqpacket before --help", []string{"--seqpacket", "-d", "--help"}, "--datagram and --seqpacket cannot be combined (see --help)"},
+		{"an unknown option before --help", []string{"--bogus", "--help"}, "unrecognized option '--bogus'"},
 		{"--accept with --restart", []string{"-a", "--restart", "-l", "80", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
-		{"no -l with --datagram", []string{"--notify", "--now", "-d", "prog"}, "--datagram and --seqpacket choose the type of -l sockets, and no -l is given (see --help)"},
 		{"no -l with --notify --now but without a program", []string{"--notify", "--now"}, "no program to run given (see --help)"},
 		{"no -l with --notify --now --accept", []string{"--notify", "--now", "-a", "prog"}, "--accept starts one program per connection: it cannot be combined with --restart, --notify, --now or --watch (see --help)"},
 	}
@@ -172,7 +196,7 @@ func TestAbbreviationsOfSystemdOptionsKeepTheirMeaning(t *testing.T) {
 		{"--fdn", "fdname"},
 		{"--fds", "fdstore-max"},
 		{"--fdstore-max", "fdstore-max"},
-		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv' '--socket-mode'"},
+		{"--s", "option '--s' is ambiguous; possibilities: '--seqpacket' '--setenv'"},
 		{"--so", "socket-mode"},
 		{"--e", "environment"},
 	}
@@ -236,9 +260,6 @@ func FuzzParseArgs(f *testing.F) {
 		if len(o.argv) == 0 {
 			t.Errorf("parseArgs(%q) accepted no program: %+v", args, o)
 		}
-		if len(o.listen) == 0 && (o.datagram || o.seqpacket) {
-			t.Errorf("parseArgs(%q) accepted a socket type without -l: %+v", args, o)
-		}
 		for _, n := range o.fdnames {
 			if fdname.Check(n) != nil {
 				t.Errorf("parseArgs(%q) accepted fd name %q", args, n)
@@ -256,6 +277,8 @@ func TestCheckSockets(t *testing.T) {
 	}{
 		{"an -l socket", []string{"-l", "80", "prog"}, 0, ""},
 		{"fds passed in need no -l", []string{"prog"}, 2, ""},
+		{"fds passed in need no -l for --datagram, which types -l sockets only", []string{"-d", "prog"}, 1, ""},
+		{"--seqpacket without a socket", []string{"--seqpacket", "prog"}, 0, "no socket to listen on: give at least one -l ADDR, pass sockets in LISTEN_FDS, or give --notify --now for a program that keeps its own sockets in the fd store (see --help)"},
 		{"fds passed in and an -l socket with --inetd are two", []string{"--inetd", "-l", "80", "prog"}, 1, "--inetd without --accept needs exactly one socket, and there are 2 (see --help)"},
 		{"one fd passed in with --inetd", []string{"--inetd", "prog"}, 1, ""},
 		{"--notify --now need no socket", []string{"--notify", "--now", "prog"}, 0, ""},
@@ -270,6 +293,8 @@ func TestCheckSockets(t *testing.T) {
 		{"more names than sockets", []string{"--fdname=a:b:c", "-l", "80", "prog"}, 0, "--fdname gives 3 names for 1 socket: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
 		{"a name for each listening socket with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 0, ""},
 		{"too few names with --accept", []string{"-a", "--fdname=a:b", "-l", "80", "-l", "81", "prog"}, 1, "--fdname gives 2 names for 3 sockets: give one name for each socket, in order, or one for all; a program would refuse a LISTEN_FDNAMES that does not name each fd (see --help)"},
+		{"any number of names with --inetd, which passes none", []string{"--inetd", "--fdname=a:b", "-l", "80", "prog"}, 0, ""},
+		{"empty names are dropped before they are counted", []string{"--fdname=a::b:", "-l", "80", "-l", "81", "prog"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -350,5 +375,37 @@ func TestCommandLineQuotesWhatAShellWould(t *testing.T) {
 	want := `./srv -addr=:80 "two words" "" "a\"b"`
 	if got != want {
 		t.Errorf("commandLine = %s, want %s", got, want)
+	}
+}
+
+func TestBadPassedNames(t *testing.T) {
+	const pid = 4242
+	tests := []struct {
+		name    string
+		env     map[string]string
+		bad     bool
+		warning string
+	}{
+		{"no names", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "2"}, false, ""},
+		{"a name for each fd", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "2", "LISTEN_FDNAMES": `a\:b:c`}, false, ""},
+		{"an empty name for one fd", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "1", "LISTEN_FDNAMES": ""}, false, ""},
+		{"two names for one fd", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "a:b"}, true,
+			`LISTEN_FDNAMES="a:b" names 2 fds but LISTEN_FDS is 1; the fds passed in are taken unnamed`},
+		{"one name for three fds, in systemd's number syntax", map[string]string{"LISTEN_PID": "0x1092", "LISTEN_FDS": " 3", "LISTEN_FDNAMES": "a"}, true,
+			`LISTEN_FDNAMES="a" names 1 fd but LISTEN_FDS is 3; the fds passed in are taken unnamed`},
+		{"a lone trailing backslash", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "1", "LISTEN_FDNAMES": `a\`}, true,
+			`LISTEN_FDNAMES="a\\" ends in a lone backslash; the fds passed in are taken unnamed`},
+		{"a lone trailing backslash for another process, dropped without a word", map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": `a\`}, true, ""},
+		{"a wrong count for another process", map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "a:b"}, false, ""},
+		{"a wrong count with a malformed LISTEN_FDS, which is reported as such", map[string]string{"LISTEN_PID": "4242", "LISTEN_FDS": "x", "LISTEN_FDNAMES": "a:b"}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			bad, warning := badPassedNames(getenv, pid)
+			if bad != tt.bad || warning != tt.warning {
+				t.Errorf("badPassedNames = %v, %q; want %v, %q", bad, warning, tt.bad, tt.warning)
+			}
+		})
 	}
 }

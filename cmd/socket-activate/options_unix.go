@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-activation/activation/internal/fdname"
 )
@@ -46,11 +47,15 @@ FDSTORE (unless --fdstore-max=0), and WATCHDOG_USEC and WATCHDOG_PID with
 --watchdog-sec, then the -E variables, which win.
 
 PROGRAM runs in socket-activate's process group and can use the terminal.
-SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 are passed on to it
-(SIGINT and SIGQUIT not when the terminal sent them, to PROGRAM too);
-signals ignored at start stay ignored. socket-activate exits as PROGRAM
-did (with status 1 if it exited 0 after the start timeout or the watchdog
-stopped it), and dies of a signal that comes while no PROGRAM runs.
+The signals that would end systemd-socket-activate (HUP, INT, QUIT, TERM,
+USR1, USR2, ALRM, VTALRM, XCPU, XFSZ, and PWR on Linux) and WINCH are
+passed on to it (INT, QUIT and WINCH not when the terminal sent them, to
+PROGRAM too); HUP and INT ignored at start stay ignored. socket-activate
+exits as PROGRAM did (with status 1 if it exited 0 after the start timeout
+or the watchdog stopped it). A signal that comes while no PROGRAM runs
+ends it, but WINCH: it dies of HUP, INT and TERM, exits 128+N for others.
+When socket-activate dies, PROGRAM gets SIGKILL and --accept programs
+SIGTERM (Linux, FreeBSD).
 
 With --watch, a change runs --build while PROGRAM serves on; if it
 succeeds a new PROGRAM starts on the same sockets and the old one gets
@@ -66,16 +71,35 @@ and keeps them in the fd store: the first start gets no LISTEN_* variables,
 later starts get the stored fds.
 
 Where socket-activate differs from systemd-socket-activate on purpose:
-  it adds --now, --restart, --notify (with --timeout-start-sec,
+- it adds --now, --restart, --notify (with --timeout-start-sec,
   --watchdog-sec, --notify-access and --fdstore-max), --socket-mode,
-  --watch and --build, and takes port 0; it always sets LISTEN_FDNAMES;
-  it refuses a --fdname count that does not match the fds (which
-  libsystemd would refuse); it replaces only a socket file nobody answers
-  on, and removes it at exit; it stays PROGRAM's parent (LISTEN_PID is
-  still PROGRAM's pid), so a signal other than HUP, INT, TERM or KILL
-  that kills PROGRAM gives status 128+N, not death by that signal; with
-  --accept it waits for its programs after SIGTERM before it dies of the
-  signal.
+  --watch and --build, and takes port 0;
+- it always sets LISTEN_FDNAMES, passes on the names of fds passed in
+  (ignoring, with a warning, names that do not fit them) and names an
+  --accept connection after its listening socket alone;
+- it refuses a --fdname count that does not match the fds (libsystemd
+  would refuse it) and fd names systemd does not accept (bytes outside
+  32-126, over 255 bytes);
+- it sets REMOTE_ADDR and REMOTE_PORT for --accept programs and leaves
+  them its soft RLIMIT_NOFILE (systemd-socket-activate 252 sets neither
+  and lowers the limit to 1024);
+- it keeps inherited fds other than those passed in from PROGRAM, also
+  without -l, and copies TERM, PATH, USER and HOME by exact name;
+- a PORT is decimal without a sign; IPv6 zones and a bare "@" are taken;
+  a bare PORT is dual-stack whatever net.ipv6.bindv6only says;
+- it replaces only a socket file nobody answers on, and removes it at
+  exit; it looks PROGRAM up at start, not at the first connection;
+- it ignores SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TIME, and words its setup
+  errors its own way;
+- with --accept it waits for its programs after a signal before it dies
+  of the signal.
+Where a parent cannot do what systemd-socket-activate does by becoming
+PROGRAM: a signal other than HUP, INT, TERM or KILL that kills PROGRAM,
+or comes while none runs, gives status 128+N, not death by that signal;
+a signal sent to the whole process group reaches PROGRAM twice; signals
+but HUP and INT ignored at start are not kept ignored; PIPE (ignored),
+TSTP, TTIN, TTOU and CONT are not passed on; outside Linux and FreeBSD
+PROGRAM outlives a killed socket-activate.
 `
 )
 
@@ -194,6 +218,10 @@ func (e getoptError) Unwrap() error { return errUsage }
 // argument; long options take it after "=" or as the next argument, and
 // may be abbreviated to any unique prefix (--acc, --fdn=web). getenv
 // supplies the values for -E VAR.
+//
+// As systemd-socket-activate's parser, it returns at -h, --help or
+// --version, leaving the rest unread, and reports a bad value, or
+// --datagram with --seqpacket, at the option that makes it so.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	o := &options{socketMode: defaultSocketMode, fdstoreMax: maxStored, getenv: getenv}
 	for i := 0; i < len(args); i++ {
@@ -216,7 +244,9 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				if hasInline {
 					return nil, getoptError(fmt.Sprintf("option '--%s' doesn't allow an argument", opt.long))
 				}
-				opt.flag(o)
+				if done, err := o.setFlag(opt); done || err != nil {
+					return o, err
+				}
 				continue
 			}
 			if !hasInline {
@@ -238,7 +268,9 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				return nil, getoptError(fmt.Sprintf("invalid option -- '%c'", arg[j]))
 			}
 			if opt.flag != nil {
-				opt.flag(o)
+				if done, err := o.setFlag(opt); done || err != nil {
+					return o, err
+				}
 				continue
 			}
 			v := arg[j+1:]
@@ -255,10 +287,17 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 			break
 		}
 	}
-	if o.help || o.version {
-		return o, nil
-	}
 	return o, o.check()
+}
+
+// setFlag records the flag opt. It reports whether parsing is done: at
+// --help and --version, which act at once.
+func (o *options) setFlag(opt *option) (done bool, err error) {
+	opt.flag(o)
+	if o.datagram && o.seqpacket {
+		return false, fmt.Errorf("--datagram and --seqpacket cannot be combined (%w)", errUsage)
+	}
+	return o.help || o.version, nil
 }
 
 // lookupLong finds the option of table that name, the text of arg between
@@ -266,7 +305,8 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 // name starts with it, as getopt_long finds it. An alias and the option it
 // names count as one. When the prefix fits several options and exactly
 // one of them is an option of systemd-socket-activate, that one is taken,
-// so that its abbreviations mean here what they mean there.
+// so that its abbreviations mean here what they mean there; when several
+// of them are, the error lists those, as systemd-socket-activate's does.
 func lookupLong(table []option, name, arg string) (*option, error) {
 	// As getopt_long, keep the first match and every later one that is
 	// not the same option as the first.
@@ -280,8 +320,12 @@ func lookupLong(table []option, name, arg string) (*option, error) {
 			found = append(found, opt)
 		}
 	}
+	// Among several, systemd-socket-activate's options decide: one of
+	// them is taken, and two or more are ambiguous as they are there.
 	if systemd := systemdTargets(found); len(found) > 1 && len(systemd) == 1 {
 		return systemd[0], nil
+	} else if len(systemd) > 1 {
+		found = systemd
 	}
 	switch len(found) {
 	case 0:
@@ -360,17 +404,53 @@ func optionHelp(table []option) string {
 	return b.String()
 }
 
-// addEnv records -E VAR=VALUE, or -E VAR with our value of VAR.
+// addEnv records -E VAR=VALUE, or -E VAR with our value of VAR. It
+// refuses what systemd-socket-activate refuses: a name that is not
+// letters, digits and "_", or starts with a digit, and a VALUE that is not
+// UTF-8 text; our own value of VAR is taken as it is.
 func (o *options) addEnv(v string) error {
 	key, val, ok := strings.Cut(v, "=")
-	if !ok {
+	switch {
+	case !assignableName(key):
+		return fmt.Errorf("cannot assign environment variable %q: a name is letters, digits and \"_\", not starting with a digit (%w)", v, errUsage)
+	case ok && !assignableValue(val):
+		return fmt.Errorf("cannot assign environment variable %q: the value is not UTF-8 text (%w)", v, errUsage)
+	case !ok:
 		val = o.getenv(key)
-	}
-	if !validEnvName(key) {
-		return fmt.Errorf("bad environment variable %q in --setenv (%w)", v, errUsage)
 	}
 	o.setenv = setEnv(o.setenv, key, val)
 	return nil
+}
+
+// assignableName reports whether name is a variable name systemd lets -E
+// set (env_name_is_valid): letters, digits and "_", not starting with a
+// digit.
+func assignableName(name string) bool {
+	for i, c := range []byte(name) {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
+}
+
+// assignableValue reports whether v is a value systemd lets -E set
+// (env_value_is_valid): UTF-8 text, control characters included, with
+// no surrogate and no noncharacter (U+FDD0 to U+FDEF, and the last two
+// code points of each plane), which systemd's UTF-8 check refuses.
+func assignableValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE {
+			return false
+		}
+	}
+	return true
 }
 
 // setSocketMode records --socket-mode: an octal mode, at most 0777.
@@ -421,9 +501,15 @@ func (o *options) needsNotify(name string) {
 	o.notifyOnly = append(o.notifyOnly, "--"+name)
 }
 
-// addNames records the names of one --fdname.
+// addNames records the names of one --fdname, split as
+// systemd-socket-activate splits them: at each ":", with no escapes, empty
+// names dropped, and one empty name if no other is left.
 func (o *options) addNames(v string) error {
-	for _, n := range strings.Split(v, ":") {
+	names := strings.FieldsFunc(v, func(r rune) bool { return r == ':' })
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	for _, n := range names {
 		if fdname.Check(n) != nil {
 			return fmt.Errorf("bad fd name %q in --fdname: at most 255 printable ASCII characters (%w)", n, errUsage)
 		}
@@ -439,12 +525,8 @@ func (o *options) check() error {
 	switch {
 	case len(o.notifyOnly) > 0 && !o.notify:
 		return fmt.Errorf("%s needs --notify: it sets how socket-activate handles the program's notifications (%w)", o.notifyOnly[0], errUsage)
-	case len(o.listen) == 0 && (o.datagram || o.seqpacket):
-		return fmt.Errorf("--datagram and --seqpacket choose the type of -l sockets, and no -l is given (%w)", errUsage)
 	case len(o.argv) == 0:
 		return fmt.Errorf("no program to run given (%w)", errUsage)
-	case o.datagram && o.seqpacket:
-		return fmt.Errorf("--datagram and --seqpacket cannot be combined (%w)", errUsage)
 	case o.datagram && o.accept:
 		return fmt.Errorf("datagram sockets do not accept connections: --datagram and --accept cannot be combined (%w)", errUsage)
 	case o.accept && (o.restart || o.notify || o.now || o.watch != nil):
@@ -465,10 +547,4 @@ func setEnv(env []string, key, val string) []string {
 		}
 	}
 	return append(env, key+"="+val)
-}
-
-// validEnvName reports whether name can be an environment variable's name:
-// not empty, no "=", no NUL.
-func validEnvName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, "=\x00")
 }

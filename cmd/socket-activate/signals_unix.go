@@ -12,8 +12,23 @@ import (
 )
 
 // caught are the signals socket-activate catches: to pass them to the
-// program, or to act on them itself.
-var caught = []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2}
+// program, or to act on them itself. They are those that end
+// systemd-socket-activate, which becomes the program, and SIGWINCH, which
+// the program may want; but SIGPIPE, which Go raises itself for a write to
+// a closed standard output or error once no one catches it, and the
+// signals that stop a process (socket-activate stops, its program runs
+// on). SIGCHLD, SIGURG and SIGPROF are not the program's.
+var caught = append([]syscall.Signal{
+	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2,
+	syscall.SIGALRM, syscall.SIGVTALRM, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGWINCH,
+}, moreCaught...)
+
+// harmless reports whether sig does nothing to a process that does not
+// catch it: SIGWINCH. While no program runs, socket-activate ignores it
+// as systemd-socket-activate does; any other caught signal then ends it.
+func harmless(sig syscall.Signal) bool {
+	return sig == syscall.SIGWINCH
+}
 
 // ignoredAtStart holds the signals socket-activate started with ignored,
 // as nohup starts a command with SIGHUP ignored and a shell's & with
@@ -34,12 +49,13 @@ func catchSignals(c chan<- os.Signal) {
 }
 
 // fromTerminal reports whether sig is a signal the terminal just sent to
-// the whole foreground process group, the program included: SIGINT (^C)
-// or SIGQUIT (^\) while socket-activate's group is the foreground group
-// of its controlling terminal. The program shares socket-activate's
-// group, so it got the signal too, and must not get it twice.
+// the whole foreground process group, the program included: SIGINT (^C),
+// SIGQUIT (^\) or SIGWINCH (a new window size) while socket-activate's
+// group is the foreground group of its controlling terminal. The program
+// shares socket-activate's group, so it got the signal too, and must not
+// get it twice.
 func fromTerminal(sig syscall.Signal) bool {
-	if sig != syscall.SIGINT && sig != syscall.SIGQUIT {
+	if sig != syscall.SIGINT && sig != syscall.SIGQUIT && sig != syscall.SIGWINCH {
 		return false
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR|unix.O_NOCTTY, 0)

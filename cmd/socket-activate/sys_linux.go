@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,3 +22,8 @@ func unixPeerCred(fd int) string {
 	}
 	return fmt.Sprintf("PID %d/UID %d", cred.Pid, cred.Uid)
 }
+
+// moreCaught are the signals socket-activate catches on this system
+// besides those of every unix: Linux's SIGPWR, which would end
+// systemd-socket-activate.
+var moreCaught = []syscall.Signal{unix.SIGPWR}

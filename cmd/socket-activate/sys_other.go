@@ -2,6 +2,8 @@
 
 package main
 
+import "syscall"
+
 // abstractSockets tells whether unix socket names starting with "@" are
 // abstract: on Linux only.
 const abstractSockets = false
@@ -10,3 +12,7 @@ const abstractSockets = false
 // connection is told here only on Linux, where systemd-socket-activate
 // prints it.
 func unixPeerCred(fd int) string { return "n/a" }
+
+// moreCaught are the signals socket-activate catches on this system
+// besides those of every unix: none.
+var moreCaught []syscall.Signal

@@ -210,13 +210,13 @@ func TestTheProgramHasTheTerminal(t *testing.T) {
 
 func init() { moreHelpers["from-terminal"] = reportFromTerminal }
 
-// reportFromTerminal says what fromTerminal makes of SIGINT, SIGQUIT and
-// SIGTERM, then again after it leaves the terminal's foreground group for
-// a group of its own.
+// reportFromTerminal says what fromTerminal makes of SIGINT, SIGQUIT,
+// SIGWINCH and SIGTERM, then again after it leaves the terminal's
+// foreground group for a group of its own.
 func reportFromTerminal() error {
 	say := func(when string) {
-		fmt.Printf("%s: SIGINT %v, SIGQUIT %v, SIGTERM %v\n", when,
-			fromTerminal(syscall.SIGINT), fromTerminal(syscall.SIGQUIT), fromTerminal(syscall.SIGTERM))
+		fmt.Printf("%s: SIGINT %v, SIGQUIT %v, SIGWINCH %v, SIGTERM %v\n", when,
+			fromTerminal(syscall.SIGINT), fromTerminal(syscall.SIGQUIT), fromTerminal(syscall.SIGWINCH), fromTerminal(syscall.SIGTERM))
 	}
 	say("foreground")
 	if err := unix.Setpgid(0, 0); err != nil {
@@ -247,8 +247,8 @@ func TestSignalsFromTheTerminalAreToldApart(t *testing.T) {
 		defer cmd.Wait()
 		out.Wait(t, `^background: `, 1)
 		want := []string{
-			"foreground: SIGINT true, SIGQUIT true, SIGTERM false",
-			"background: SIGINT false, SIGQUIT false, SIGTERM false",
+			"foreground: SIGINT true, SIGQUIT true, SIGWINCH true, SIGTERM false",
+			"background: SIGINT false, SIGQUIT false, SIGWINCH false, SIGTERM false",
 		}
 		var got []string
 		for _, m := range out.Matches(`^(?:fore|back)ground: .*$`) {
@@ -263,7 +263,7 @@ func TestSignalsFromTheTerminalAreToldApart(t *testing.T) {
 		cmd.Env = append(os.Environ(), helperEnv+"=from-terminal")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		out, err := cmd.Output()
-		want := "foreground: SIGINT false, SIGQUIT false, SIGTERM false\nbackground: SIGINT false, SIGQUIT false, SIGTERM false\n"
+		want := "foreground: SIGINT false, SIGQUIT false, SIGWINCH false, SIGTERM false\nbackground: SIGINT false, SIGQUIT false, SIGWINCH false, SIGTERM false\n"
 		if err != nil || string(out) != want {
 			t.Errorf("output %q, %v; want %q", out, err, want)
 		}
