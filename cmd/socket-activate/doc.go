@@ -246,15 +246,17 @@
 // socket-activate ends as systemd-socket-activate ends:
 //
 //   - while a program runs: as the program ended, with its exit status or
-//     of the signal that killed it (of SIGHUP, SIGINT, SIGTERM or SIGKILL;
-//     for another signal, which Go cannot die of, it exits with 128 plus
-//     the signal's number, which a shell reports alike);
+//     of the signal that killed it (on Linux of any signal, at the
+//     signal's default action; elsewhere of SIGHUP, SIGINT, SIGTERM or
+//     SIGKILL, and for another signal, which a Go program cannot die of
+//     there, it exits with 128 plus the signal's number, which a shell
+//     reports alike);
 //   - while no program runs (waiting for the first connection, for a
 //     restart or for a build): of the signal it gets, but SIGHUP under
 //     --restart or --watch, which asks for a restart or a build, and
-//     SIGWINCH, which it ignores; it dies of SIGHUP, SIGINT and SIGTERM,
-//     and exits with 128 plus the number of another (SIGQUIT, SIGUSR1,
-//     SIGALRM and the others), which Go cannot die of;
+//     SIGWINCH, which it ignores; it dies of the signal (outside Linux of
+//     SIGHUP, SIGINT and SIGTERM, and exits with 128 plus the number of
+//     another: SIGQUIT, SIGUSR1, SIGALRM and the others);
 //   - with --accept: a signal stops it accepting; it sends SIGTERM to the
 //     programs still running (as systemd-socket-activate's get SIGTERM
 //     when it dies), SIGKILL after 10 s, waits for them and dies of the
@@ -506,10 +508,10 @@
 // systemd-socket-activate does by becoming the program, socket-activate:
 //
 //   - stays the program's parent instead (LISTEN_PID is still the
-//     program's pid, and the program its process group's member), so a
-//     signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL that kills the
-//     program, or comes while no program runs (SIGQUIT too), gives status
-//     128 plus its number, not death by it;
+//     program's pid, and the program its process group's member), so
+//     outside Linux a signal other than SIGHUP, SIGINT, SIGTERM or SIGKILL
+//     that kills the program, or comes while no program runs (SIGQUIT
+//     too), gives status 128 plus its number, not death by it;
 //   - passes a signal sent to its whole process group on to the program,
 //     which got it already;
 //   - does not keep ignored a signal other than SIGHUP and SIGINT that it

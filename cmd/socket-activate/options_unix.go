@@ -53,7 +53,8 @@ passed on to it (INT, QUIT and WINCH not when the terminal sent them, to
 PROGRAM too); HUP and INT ignored at start stay ignored. socket-activate
 exits as PROGRAM did (with status 1 if it exited 0 after the start timeout
 or the watchdog stopped it). A signal that comes while no PROGRAM runs
-ends it, but WINCH: it dies of HUP, INT and TERM, exits 128+N for others.
+ends it, but WINCH: it dies of the signal (outside Linux, of HUP, INT and
+TERM only, exiting 128+N for others).
 When socket-activate dies, PROGRAM gets SIGKILL and --accept programs
 SIGTERM (Linux, FreeBSD).
 
@@ -94,9 +95,10 @@ Where socket-activate differs from systemd-socket-activate on purpose:
 - with --accept it waits for its programs after a signal before it dies
   of the signal.
 Where a parent cannot do what systemd-socket-activate does by becoming
-PROGRAM: a signal other than HUP, INT, TERM or KILL that kills PROGRAM,
-or comes while none runs, gives status 128+N, not death by that signal;
-a signal sent to the whole process group reaches PROGRAM twice; signals
+PROGRAM: outside Linux a signal other than HUP, INT, TERM or KILL that
+kills PROGRAM, or comes while none runs, gives status 128+N, not death by
+that signal; a signal sent to the whole process group reaches PROGRAM
+twice; signals
 but HUP and INT ignored at start are not kept ignored; PIPE (ignored),
 TSTP, TTIN, TTOU and CONT are not passed on; outside Linux and FreeBSD
 PROGRAM outlives a killed socket-activate.

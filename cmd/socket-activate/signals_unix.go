@@ -104,23 +104,27 @@ func (e ending) status() int {
 	return e.code
 }
 
-// exit ends this process as e says. A process can die of SIGHUP, SIGINT,
-// SIGTERM or SIGKILL in Go; for another signal, or one it started with
-// ignored, exit exits with 128 plus its number, which a shell reports
-// alike.
+// exit ends this process as e says: with its exit status, or of its
+// signal at the signal's default action, unless socket-activate started
+// with that signal ignored. Where raiseDefault cannot work, a Go program
+// dies only of SIGHUP, SIGINT, SIGTERM or SIGKILL, and exit exits with
+// 128 plus the number of another signal, which a shell reports alike.
 func exit(e ending) {
-	switch {
-	case e.sig == syscall.SIGKILL:
-		unix.Kill(os.Getpid(), e.sig)
-	case (e.sig == syscall.SIGHUP || e.sig == syscall.SIGINT || e.sig == syscall.SIGTERM) && !ignoredAtStart[e.sig]:
-		// Not caught, the Go runtime dies of them.
-		signal.Reset(e.sig)
-		unix.Kill(os.Getpid(), e.sig)
-	default:
-		os.Exit(e.status())
+	if e.sig != 0 && !ignoredAtStart[e.sig] {
+		switch {
+		case e.sig == syscall.SIGKILL:
+			unix.Kill(os.Getpid(), e.sig)
+		case raiseDefault(e.sig):
+		case e.sig == syscall.SIGHUP || e.sig == syscall.SIGINT || e.sig == syscall.SIGTERM:
+			// Not caught, the Go runtime dies of them.
+			signal.Reset(e.sig)
+			unix.Kill(os.Getpid(), e.sig)
+		default:
+			os.Exit(e.status())
+		}
+		// The signal is on its way to a thread; should it never come,
+		// exit with the status it would give.
+		time.Sleep(time.Second)
 	}
-	// The signal is on its way to a thread; should it never come, exit
-	// with the status it would give.
-	time.Sleep(time.Second)
 	os.Exit(e.status())
 }
