@@ -465,12 +465,21 @@ func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
 		// status a shell reports alike.
 		ours string
 	}
-	connect := func(t *testing.T, p *proc, sock string) {
-		c, err := net.DialTimeout("unix", sock, timeout)
-		if err != nil {
-			t.Fatal(err)
+	connect := func(t *testing.T, p *proc, sock string) { dialUnix(t, sock) }
+	// acceptThenSignal connects, waits for the --accept program's first
+	// line, signals the activator and wants the program to say it got
+	// SIGTERM.
+	acceptThenSignal := func(sig syscall.Signal) func(*testing.T, *proc, string) {
+		return func(t *testing.T, p *proc, sock string) {
+			r := bufio.NewReader(dialUnix(t, sock))
+			if _, err := r.ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+			p.signal(t, sig)
+			if line, err := r.ReadString('\n'); line != "got terminated\n" {
+				t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
+			}
 		}
-		t.Cleanup(func() { c.Close() })
 	}
 	signalAfter := func(sig syscall.Signal, line string) func(*testing.T, *proc, string) {
 		return func(t *testing.T, p *proc, sock string) {
@@ -498,41 +507,11 @@ func TestExitStatusesAsSystemdSocketActivate(t *testing.T) {
 		{name: "--accept: SIGTERM with no connection", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGTERM, ""), want: "signal terminated"},
 		{name: "--accept: SIGINT with no connection", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGINT, ""), want: "signal interrupt"},
 		{name: "--accept: SIGTERM ends the programs running, with SIGTERM", args: []string{"-a"}, helper: "conn-hold",
-			act: func(t *testing.T, p *proc, sock string) {
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(timeout))
-				r := bufio.NewReader(c)
-				if _, err := r.ReadString('\n'); err != nil {
-					t.Fatal(err)
-				}
-				p.signal(t, syscall.SIGTERM)
-				if line, err := r.ReadString('\n'); line != "got terminated\n" {
-					t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
-				}
-			},
+			act:  acceptThenSignal(syscall.SIGTERM),
 			want: "signal terminated"},
 		{name: "--accept: SIGHUP", args: []string{"-a"}, helper: "conn-hold", act: signalAfter(syscall.SIGHUP, ""), want: "signal hangup"},
 		{name: "--accept: SIGALRM ends the programs running, with SIGTERM", args: []string{"-a"}, helper: "conn-hold",
-			act: func(t *testing.T, p *proc, sock string) {
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(timeout))
-				r := bufio.NewReader(c)
-				if _, err := r.ReadString('\n'); err != nil {
-					t.Fatal(err)
-				}
-				p.signal(t, syscall.SIGALRM)
-				if line, err := r.ReadString('\n'); line != "got terminated\n" {
-					t.Errorf("the program said %q, %v; want \"got terminated\"", line, err)
-				}
-			},
+			act:  acceptThenSignal(syscall.SIGALRM),
 			want: "signal alarm clock", ours: fmt.Sprintf("exit %d", 128+syscall.SIGALRM)},
 		{name: "SIGWINCH reaches the program", program: []string{"/bin/sh", "-c", `trap "exit 7" WINCH; echo waiting; sleep 60 & wait`},
 			act: signalAfter(syscall.SIGWINCH, "waiting"), want: "exit 7"},
@@ -590,11 +569,7 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 				sock := a.sockPath(dir, "ign")
 				p := a.startShell(t, ignore, nil, nil, append([]string{"-l", sock}, helperArgs(t, "view-wait")...)...)
 				p.stderr.Wait(t, "istening on ", 1)
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				dialUnix(t, sock)
 				if d := diff([]string{"hangup", "interrupt"}, readView(t, p).Ignored); d != "" {
 					t.Errorf("signals the program started with ignored:\n%s", d)
 				}
@@ -624,11 +599,7 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 				sock := a.sockPath(dir, "ign-env")
 				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "view")...)...)
 				p.stderr.Wait(t, "istening on ", 1)
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				dialUnix(t, sock)
 				var got []string
 				for k := range readView(t, p).Env {
 					if k != "LISTEN_FDNAMES" { // only socket-activate sets it
@@ -649,12 +620,7 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 				sock := a.sockPath(dir, "ign-acc")
 				p := a.startShell(t, ignore, nil, nil, append([]string{"-a", "-l", sock}, helperArgs(t, "conn-hold")...)...)
 				p.stderr.Wait(t, "istening on ", 1)
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(timeout))
+				c := dialUnix(t, sock)
 				line, err := bufio.NewReader(c).ReadString('\n')
 				if err != nil {
 					t.Fatal(err)
@@ -711,14 +677,10 @@ func TestProgramIsRunAsExecvpRunsIt(t *testing.T) {
 					script := `cd "` + dir + `" && PATH="` + strings.ReplaceAll(tt.path, "DIR", dir) + `" && exec "$0" "$@"`
 					p := a.startShell(t, script, nil, nil, append(args, tt.args...)...)
 					p.stderr.Wait(t, "istening on ", 1)
-					c, err := net.DialTimeout("unix", sock, timeout)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer c.Close()
+					c := dialUnix(t, sock)
 					var got string
 					if tt.inetd {
-						c.SetDeadline(time.Now().Add(timeout))
+						var err error
 						got, err = bufio.NewReader(c).ReadString('\n')
 						if err != nil {
 							t.Fatal(err)

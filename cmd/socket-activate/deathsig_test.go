@@ -5,13 +5,11 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 func init() { moreHelpers["inetd-hold"] = holdInetd }
@@ -51,11 +49,7 @@ func TestProgramsDieWithTheActivator(t *testing.T) {
 				sock := a.sockPath(dir, "kill")
 				p := a.start(t, append([]string{"-l", sock}, helperArgs(t, "view-wait")...)...)
 				p.stderr.Wait(t, "istening on ", 1)
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				dialUnix(t, sock)
 				readView(t, p)
 				p.signal(t, syscall.SIGKILL)
 				// Standard output reaches its end once no process holds
@@ -74,12 +68,7 @@ func TestProgramsDieWithTheActivator(t *testing.T) {
 					sock := a.sockPath(dir, helper)
 					p := a.start(t, append(append(args, "-l", sock), helperArgs(t, helper)...)...)
 					p.stderr.Wait(t, "istening on ", 1)
-					c, err := net.DialTimeout("unix", sock, timeout)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(timeout))
+					c := dialUnix(t, sock)
 					r := bufio.NewReader(c)
 					readLines(t, r, 1)
 					p.signal(t, syscall.SIGKILL)

@@ -598,3 +598,16 @@ func notify(msg string, fds []int) error {
 	}
 	return unix.Sendmsg(fd, []byte(msg), oob, &unix.SockaddrUnix{Name: os.Getenv("NOTIFY_SOCKET")}, 0)
 }
+
+// dialUnix connects to the unix socket sock, with reads and writes bounded
+// by timeout; the connection is closed when the test ends.
+func dialUnix(t *testing.T, sock string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("unix", sock, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(timeout))
+	return c
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -172,11 +171,7 @@ func TestTheProgramHasTheTerminal(t *testing.T) {
 				o.out.Wait(t, "istening on ", 1)
 				// The first connection starts the program; it only uses the
 				// terminal.
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				dialUnix(t, sock)
 				o.typeIn(t, "secret\n")
 				o.out.Wait(t, `^read "secret", foreground: true$`, 1)
 				o.out.Wait(t, `^waiting for \^C$`, 1)
@@ -192,11 +187,7 @@ func TestTheProgramHasTheTerminal(t *testing.T) {
 				sock := a.sockPath(dir, "tty-default")
 				o := a.startOnTerminal(t, append([]string{"-l", sock, "-E", codeEnv + "=default"}, helperArgs(t, "terminal")...)...)
 				o.out.Wait(t, "istening on ", 1)
-				c, err := net.DialTimeout("unix", sock, timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				dialUnix(t, sock)
 				o.typeIn(t, "secret\n")
 				o.out.Wait(t, `^waiting for \^C$`, 1)
 				o.typeIn(t, "\x03")
